@@ -1,0 +1,76 @@
+"""Plain Python functions as model tools: JSON schemas from their signatures, and safe calls.
+
+A tool's docstring (first paragraph) is its description; its typed parameters are its
+arguments. A tool that raises returns the error to the model as text, so it can recover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ValidationError, create_model
+
+logger = logging.getLogger("agent_server")
+
+
+class FunctionTools:
+    def __init__(self, functions: Sequence[Callable[..., Any]]) -> None:
+        self.functions = {fn.__name__: fn for fn in functions}
+        self.argument_models = {name: _argument_model(fn) for name, fn in self.functions.items()}
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        """OpenAI chat-completions `tools`."""
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": (inspect.getdoc(fn) or name).split("\n\n")[0],
+                    "parameters": _parameters_schema(self.argument_models[name]),
+                },
+            }
+            for name, fn in self.functions.items()
+        ]
+
+    async def call(self, name: str, arguments: str) -> str:
+        """Run tool `name` with the model's JSON `arguments`; errors come back as text."""
+        if name not in self.functions:
+            return f"Error: there is no tool named {name!r}; use one of {sorted(self.functions)}."
+        try:
+            parsed = self.argument_models[name].model_validate(json.loads(arguments or "{}"))
+            function = self.functions[name]
+            if inspect.iscoroutinefunction(function):
+                result = await function(**parsed.model_dump())
+            else:  # a plain function runs in a thread: it must not block other requests
+                result = await asyncio.to_thread(function, **parsed.model_dump())
+        except (json.JSONDecodeError, ValidationError) as exc:
+            return f"Error: invalid arguments for {name}: {exc}"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported to the model, which may retry
+            logger.warning("Tool %s failed: %s", name, exc)
+            return f"Error: {name} failed: {exc}"
+        return result if isinstance(result, str) else json.dumps(result, default=str)
+
+
+def _argument_model(fn: Callable[..., Any]) -> type[BaseModel]:
+    hints = get_type_hints(fn)
+    fields: dict[str, Any] = {}
+    for name, parameter in inspect.signature(fn).parameters.items():
+        default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+        fields[name] = (hints.get(name, str), default)
+    return create_model(f"{fn.__name__}_arguments", **fields)
+
+
+def _parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return schema

@@ -1,0 +1,89 @@
+"""Reaching the model: a Databricks serving endpoint, or any OpenAI-compatible server.
+
+- OPENAI_BASE_URL set (Ollama, vLLM, a proxy ...): that server, with OPENAI_API_KEY if needed.
+- Otherwise the Databricks workspace that databricks-sdk finds: DATABRICKS_HOST + DATABRICKS_TOKEN,
+  DATABRICKS_CONFIG_PROFILE, OAuth M2M (DATABRICKS_CLIENT_ID/SECRET, as on Databricks Apps) ...
+  Its OpenAI-compatible API lives at {host}/serving-endpoints.
+
+Missing credentials or an unreachable host raise ModelAccessError within seconds, with a message
+that says what to set (the SDK alone would retry a refused host for minutes).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Generator
+from functools import cache
+from urllib.parse import urlsplit
+
+import httpx
+from databricks.sdk.core import Config
+from openai import AsyncOpenAI
+
+from agent_server.errors import ModelAccessError
+
+CONNECT_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 300.0
+HOW_TO_CONFIGURE = (
+    "Set DATABRICKS_HOST and DATABRICKS_TOKEN (or DATABRICKS_CONFIG_PROFILE, or "
+    "DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or OPENAI_BASE_URL for another "
+    "OpenAI-compatible server. `uv run agent-server --demo` runs offline against a stand-in."
+)
+
+
+class DatabricksAuth(httpx.Auth):
+    """Fresh Databricks auth headers on every request (OAuth tokens expire; the SDK refreshes)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self.config.authenticate())
+        yield request
+
+
+@cache
+def openai_client() -> AsyncOpenAI:
+    """The OpenAI client for the configured model server (see the module docstring), made once."""
+    timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if base_url:
+        return AsyncOpenAI(
+            base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "unused"), timeout=timeout, max_retries=1
+        )
+    config = databricks_config()
+    return AsyncOpenAI(
+        base_url=f"{config.host}/serving-endpoints",
+        api_key="unused",  # DatabricksAuth sets the Authorization header
+        max_retries=1,
+        http_client=httpx.AsyncClient(auth=DatabricksAuth(config), timeout=timeout),
+    )
+
+
+@cache
+def databricks_config() -> Config:
+    """The workspace configuration, checked to be reachable. Cached once it works."""
+    host = os.environ.get("DATABRICKS_HOST")
+    profile_file = os.path.expanduser(os.environ.get("DATABRICKS_CONFIG_FILE", "~/.databrickscfg"))
+    if not host and not os.environ.get("DATABRICKS_CONFIG_PROFILE") and not os.path.exists(profile_file):
+        raise ModelAccessError(f"No model server is configured. {HOW_TO_CONFIGURE}")
+    if host:
+        check_reachable(host)
+    try:
+        config = Config(http_timeout_seconds=30, retry_timeout_seconds=30)
+    except ValueError as exc:
+        raise ModelAccessError(f"Databricks authentication failed: {exc}. {HOW_TO_CONFIGURE}") from None
+    if not host:
+        check_reachable(config.host)
+    return config
+
+
+def check_reachable(host: str) -> None:
+    """Fail in seconds, not minutes, when nothing listens at `host`."""
+    url = urlsplit(host if "://" in host else f"https://{host}")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ModelAccessError(f"Cannot reach DATABRICKS_HOST={host} ({exc}). {HOW_TO_CONFIGURE}") from None
