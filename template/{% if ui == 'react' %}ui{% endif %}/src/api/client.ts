@@ -1,0 +1,100 @@
+// Calls to the agent server. Same origin: `npm run dev` proxies these paths (vite.config.ts).
+import { readSse } from "./sse";
+
+export interface AgentInfo {
+  name: string;
+  task_type: string;
+}
+
+/** An error to show in the conversation. */
+export class AgentError extends Error {}
+
+/** What one stream frame tells, beyond the task type's own chunks. */
+export type StreamEvent =
+  | { kind: "chunk"; chunk: unknown }
+  | { kind: "trace"; traceId: string };
+
+export async function getAgentInfo(signal?: AbortSignal): Promise<AgentInfo> {
+  const response = await fetch("/agent/info", { signal });
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as AgentInfo;
+}
+
+/** Posts a streaming request and yields its frames until `[DONE]`; throws AgentError on failure. */
+export async function* streamInvocation(
+  body: Record<string, unknown>,
+  signal: AbortSignal,
+): AsyncGenerator<StreamEvent> {
+  const response = await fetch("/invocations", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "text/event-stream",
+      "x-mlflow-return-trace-id": "true",
+    },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok || !response.body) throw await errorOf(response);
+
+  for await (const data of readSse(response.body)) {
+    if (data === "[DONE]") return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      throw new AgentError(`The server sent a frame that is not JSON: ${data.slice(0, 200)}`);
+    }
+    const error = errorMessage(frame);
+    if (error) throw new AgentError(error);
+    const traceId = traceIdOf(frame);
+    yield traceId ? { kind: "trace", traceId } : { kind: "chunk", chunk: frame };
+  }
+  throw new AgentError("The connection closed before the answer was complete.");
+}
+
+export async function sendFeedback(traceId: string, rating: "up" | "down", comment?: string): Promise<void> {
+  const response = await fetch("/api/feedback", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ trace_id: traceId, rating, comment: comment ?? null }),
+  });
+  if (!response.ok) throw await errorOf(response);
+}
+
+/** The message of an error frame: `{"error": {"message": ...}}` or a Responses `{"type": "error"}` event. */
+export function errorMessage(frame: unknown): string | undefined {
+  if (typeof frame !== "object" || frame === null) return undefined;
+  const { error, type, message } = frame as { error?: unknown; type?: unknown; message?: unknown };
+  if (type === "error") return typeof message === "string" ? message : "The agent failed.";
+  if (error === undefined || error === null) return undefined;
+  if (typeof error === "string") return error;
+  const inner = (error as { message?: unknown }).message;
+  return typeof inner === "string" ? inner : JSON.stringify(error);
+}
+
+/** The trace id of the frame `{"trace_id": "tr-..."}` sent just before `[DONE]`. */
+export function traceIdOf(frame: unknown): string | undefined {
+  if (typeof frame !== "object" || frame === null) return undefined;
+  const { trace_id: traceId } = frame as { trace_id?: unknown };
+  return typeof traceId === "string" && Object.keys(frame).length === 1 ? traceId : undefined;
+}
+
+async function errorOf(response: Response): Promise<AgentError> {
+  const text = await response.text().catch(() => "");
+  let message: string | undefined;
+  try {
+    const body: unknown = JSON.parse(text);
+    message = errorMessage(body) ?? detailOf(body);
+  } catch {
+    message = undefined;
+  }
+  return new AgentError(message ?? `The server answered ${response.status} ${response.statusText} ${text.slice(0, 200)}`.trim());
+}
+
+/** FastAPI's own errors: `{"detail": "..."}` or a list of validation errors. */
+function detailOf(body: unknown): string | undefined {
+  const detail = (body as { detail?: unknown } | null)?.detail;
+  if (detail === undefined) return undefined;
+  return typeof detail === "string" ? detail : JSON.stringify(detail);
+}

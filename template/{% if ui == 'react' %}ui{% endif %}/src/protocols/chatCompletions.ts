@@ -1,0 +1,45 @@
+// Task type agent/v1/chat: OpenAI ChatCompletions-style chunks.
+import { answerText, type Turn } from "../types";
+import { isObject, list, PartList, str, type Protocol, type StreamParser } from "./protocol";
+
+export const chatCompletions: Protocol = {
+  buildRequest(history: Turn[]) {
+    const messages = history.flatMap((turn) => {
+      const content = turn.role === "user" ? turn.text : answerText(turn);
+      return content ? [{ role: turn.role, content }] : [];
+    });
+    return { messages, stream: true };
+  },
+
+  createParser(): StreamParser {
+    const out = new PartList();
+    // OpenAI-style tool-call deltas name the call only in their first chunk; later ones give its index.
+    const callIds = new Map<number, string>();
+    return {
+      get parts() {
+        return out.parts;
+      },
+      push(chunk: unknown) {
+        if (!isObject(chunk)) return;
+        for (const choice of list(chunk.choices)) {
+          if (!isObject(choice) || !isObject(choice.delta)) continue;
+          const delta = choice.delta;
+          const content = str(delta.content);
+          if (delta.role === "tool") {
+            out.setToolOutput(content ?? "", str(delta.tool_call_id), str(delta.name));
+            continue;
+          }
+          for (const call of list(delta.tool_calls)) {
+            if (!isObject(call)) continue;
+            const fn = isObject(call.function) ? call.function : {};
+            const index = typeof call.index === "number" ? call.index : callIds.size;
+            const callId = str(call.id) ?? callIds.get(index) ?? out.newId("call");
+            callIds.set(index, callId);
+            out.addToolCall(callId, str(fn.name) ?? "", str(fn.arguments) ?? "");
+          }
+          if (content) out.appendText(out.lastText() ?? out.newId("text"), content);
+        }
+      },
+    };
+  },
+};
