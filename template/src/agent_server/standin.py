@@ -95,7 +95,7 @@ class StandInWorkspace:
 
     def __init__(self, token: str = "standin-token", port: int = 0) -> None:
         self.token = token
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.requests: list[dict[str, Any]] = []
         self.app = self._build_app()
         self._server = uvicorn.Server(
@@ -267,7 +267,7 @@ def _chat_completion(model: str, events: list[AgentEvent]) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -26,9 +26,13 @@ Chunk = ResponsesAgentStreamEvent
 
 
 def parse_request(body: dict[str, Any]) -> ResponsesAgentRequest:
-    # The OpenAI API accepts a plain string as input; MLflow's type does not.
+    # The OpenAI API accepts a plain string as input and `instructions`; MLflow's type does not.
+    if body.get("previous_response_id"):
+        raise ValueError("previous_response_id is not supported: send the whole conversation in input")
     if isinstance(body.get("input"), str):
         body = {**body, "input": [{"role": "user", "content": body["input"]}]}
+    if isinstance(body.get("instructions"), str) and isinstance(body.get("input"), list):
+        body = {**body, "input": [{"role": "system", "content": body["instructions"]}, *body["input"]]}
     return ResponsesAgentRequest.model_validate(body)
 
 

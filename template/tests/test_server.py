@@ -1,0 +1,218 @@
+"""The app as a black box: a real agent-server process whose model is the stand-in workspace."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mlflow
+import pytest
+
+from agent import TASK_TYPE
+from agent_server.standin import StandInWorkspace, free_port
+from conftest import RunningApp, start_app
+from payloads import (
+    RESPONSES,
+    answer_text,
+    check_chunk,
+    check_response,
+    request_body,
+    sse_events,
+    stream_text,
+    tool_outputs,
+)
+
+TIMESTAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+TOOL_ANSWER = re.compile(rf"Turn 1: current_time returned {TIMESTAMP}")
+
+
+def invoke(client: httpx.Client, *texts: str, **headers: str) -> httpx.Response:
+    return client.post("/invocations", json=request_body(TASK_TYPE, *texts), headers=headers)
+
+
+def stream(client: httpx.Client, *texts: str, **headers: str) -> list[dict[str, Any] | str]:
+    body = request_body(TASK_TYPE, *texts, stream=True)
+    with client.stream("POST", "/invocations", json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return list(sse_events(response))
+
+
+def traces(app: RunningApp, trace_id: str) -> Any:
+    mlflow.set_tracking_uri(app.tracking_uri)
+    return mlflow.get_trace(trace_id)
+
+
+def all_traces(app: RunningApp) -> list[Any]:
+    client = mlflow.MlflowClient(app.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_traces(locations=experiments, max_results=100)
+
+
+def test_health_and_info(client: httpx.Client) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    info = client.get("/agent/info").json()
+    assert info["task_type"] == TASK_TYPE
+    assert info["stream"] is True
+
+
+def test_invoke_answers_with_the_tool_output(client: httpx.Client) -> None:
+    response = invoke(client, "What time is it?")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    check_response(TASK_TYPE, body)
+    assert TOOL_ANSWER.search(answer_text(TASK_TYPE, body))
+    [output] = tool_outputs(TASK_TYPE, body)
+    assert output in answer_text(TASK_TYPE, body)
+
+
+def test_stream_sends_valid_chunks_and_done(client: httpx.Client) -> None:
+    events = stream(client, "What time is it?")
+    assert events[-1] == "[DONE]"
+    chunks = [event for event in events[:-1] if isinstance(event, dict)]
+    assert len(chunks) > 3, "the answer should arrive in several chunks"
+    for chunk in chunks:
+        check_chunk(TASK_TYPE, chunk)
+    assert TOOL_ANSWER.search(stream_text(TASK_TYPE, chunks))
+
+
+def test_history_reaches_the_model(client: httpx.Client) -> None:
+    response = invoke(client, "What time is it?", "It is noon.", "And now?")
+    assert re.search(rf"Turn 2: current_time returned {TIMESTAMP}", answer_text(TASK_TYPE, response.json()))
+
+
+def test_trace_id_is_returned_and_trace_is_stored(client: httpx.Client, app: RunningApp) -> None:
+    response = invoke(client, "What time is it?", **{"x-mlflow-return-trace-id": "true"})
+    trace_id = response.json()["metadata"]["trace_id"]
+    events = stream(client, "What time is it?", **{"x-mlflow-return-trace-id": "true"})
+    stream_trace_id = events[-2]["trace_id"]
+    for expected in (trace_id, stream_trace_id):
+        trace = _wait_for_trace(app, expected)
+        root = trace.data.spans[0]
+        assert root.span_type == "AGENT"
+        assert "What time is it?" in str(root.inputs)
+        assert "current_time returned" in str(root.outputs)
+
+
+def _wait_for_trace(app: RunningApp, trace_id: str, timeout: float = 15) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # traces are written asynchronously by default
+        trace = traces(app, trace_id)
+        if trace is not None:
+            return trace
+        time.sleep(0.2)
+    raise AssertionError(f"trace {trace_id} not in {app.tracking_uri}")
+
+
+@pytest.mark.parametrize(
+    ("content", "body"),
+    [
+        ("not json", None),
+        ("[1, 2]", None),
+        ("", None),
+        (None, {"stream": "yes"}),
+        (None, {"unexpected": 1}),
+        (None, {"input": 5, "messages": 5}),
+        (None, {"input": [{"role": 3}], "messages": [{"role": "wizard", "content": "hi"}]}),
+    ],
+)
+def test_bad_requests_get_400_with_a_message(client: httpx.Client, content: str | None, body: Any) -> None:
+    if body is not None:
+        response = client.post("/invocations", json=body)
+    else:
+        response = client.post("/invocations", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"] and "Traceback" not in error["message"]
+
+
+def test_model_error_mid_stream_ends_with_an_error_frame(client: httpx.Client) -> None:
+    events = stream(client, "standin:error please")
+    assert events[-1] == "[DONE]"
+    error = events[-2]["error"]
+    assert error["type"] == "model_error"
+    assert "injected model failure" in error["message"]
+
+
+def test_model_http_error_is_a_502(client: httpx.Client) -> None:
+    response = invoke(client, "standin:fail now")
+    assert response.status_code == 502
+    assert "500" in response.json()["error"]["message"]
+
+
+def test_client_disconnect_cancels_the_agent(client: httpx.Client, app: RunningApp) -> None:
+    body = request_body(TASK_TYPE, "standin:slow", stream=True)
+    started = time.monotonic()
+    with client.stream("POST", "/invocations", json=body, headers={"x-mlflow-return-trace-id": "true"}) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: ") and time.monotonic() - started > 1.5:
+                break  # disconnect while the slow answer (~9 s) is still streaming
+    # The server notices, cancels the agent and closes the span: the trace is written well
+    # before the full answer would have finished.
+    deadline = started + 8
+    while time.monotonic() < deadline:
+        found = all_traces(app)
+        slow = [t for t in found if "standin:slow" in str(t.data.spans[0].inputs)]
+        if slow:
+            assert slow[0].info.execution_duration < 6000
+            return
+        time.sleep(0.2)
+    raise AssertionError("the cancelled request left no trace")
+
+
+@pytest.mark.skipif(TASK_TYPE != RESPONSES, reason="/responses exists for the Responses task type")
+def test_openai_sdk_responses_create_and_stream(app: RunningApp) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=app.url, api_key="unused")
+    created = client.responses.create(model="agent", input="What time is it?")
+    assert TOOL_ANSWER.search(created.output_text)
+    with client.responses.stream(model="agent", input="What time is it?") as events:
+        deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+        final = events.get_final_response()
+    assert TOOL_ANSWER.search("".join(deltas))
+    assert TOOL_ANSWER.search(final.output_text)
+
+
+def test_no_credentials_fails_fast_with_what_to_set(tmp_path: Path) -> None:
+    app = start_app(tmp_path, {"HOME": str(tmp_path), "DATABRICKS_HOST": "", "DATABRICKS_TOKEN": ""})
+    try:
+        with app.client() as client:
+            assert client.get("/health").status_code == 200
+            started = time.monotonic()
+            response = invoke(client, "hi")
+        assert time.monotonic() - started < 10
+        assert response.status_code == 503
+        assert "DATABRICKS_HOST" in response.json()["error"]["message"]
+    finally:
+        app.stop()
+
+
+def test_unreachable_workspace_fails_fast(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    app = start_app(tmp_path, {"HOME": str(tmp_path), "DATABRICKS_HOST": closed, "DATABRICKS_TOKEN": "x"})
+    try:
+        with app.client() as client:
+            started = time.monotonic()
+            response = invoke(client, "hi")
+        assert time.monotonic() - started < 10
+        assert response.status_code == 503
+        assert closed in response.json()["error"]["message"]
+    finally:
+        app.stop()
+
+
+def test_traces_are_flushed_on_shutdown(workspace: StandInWorkspace, tmp_path: Path) -> None:
+    app = start_app(tmp_path, {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": workspace.token})
+    try:
+        with app.client() as client:
+            response = invoke(client, "What time is it?", **{"x-mlflow-return-trace-id": "true"})
+        trace_id = response.json()["metadata"]["trace_id"]
+    finally:
+        app.stop()  # right away: the trace may still be queued for asynchronous logging
+    assert "Application shutdown complete" in app.log.read_text()
+    assert traces(app, trace_id) is not None
