@@ -7,7 +7,7 @@ mid-stream error, New chat, feedback, a phone-sized screen. Screenshots go to te
 
 Needs `node`/`npm`, `uv`, `/usr/bin/chromium` (`apt-get install chromium`) and `playwright`
 (`pip install playwright`; never `playwright install`). Missing tools skip the tests locally and
-fail them in CI.
+fail them in CI. `UPDATE_SCREENSHOTS=1` refreshes docs/screenshot-chat.png (the README's picture).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,15 +81,24 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], log: Path, timeout: float
     pytest.fail(f"agent-server did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
-def render(dst: Path, task_type: str) -> Path:
-    """The template rendered with ui=react. vcs_ref=HEAD includes uncommitted changes."""
+def render(dst: Path, task_type: str, ui: str = "react") -> Path:
+    """The template rendered (vcs_ref=HEAD includes uncommitted changes)."""
     import copier
 
-    data = {"project_name": "browser-test-agent", "task_type": task_type, "ui": "react"}
-    copier.run_copy(str(REPO), str(dst), data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    data = {"project_name": "browser-test-agent", "task_type": task_type, "ui": ui}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", copier.errors.DirtyLocalWarning)  # testing the work tree is the point
+        copier.run_copy(str(REPO), str(dst), data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
     answers = (dst / ".copier-answers.yml").read_text()
-    assert f"task_type: {task_type}" in answers and "ui: react" in answers, answers
+    assert f"task_type: {task_type}" in answers and f"ui: {ui}" in answers, answers
     return dst
+
+
+def test_ui_none_renders_no_ui(tmp_path: Path) -> None:
+    project = render(tmp_path / "app", "responses", ui="none")
+    assert not (project / "ui").exists()
+    assert not (project / "src" / "agent_server" / "ui.py").exists()
+    assert (project / "src" / "agent_server" / "server.py").exists()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +213,7 @@ def drive_chat(browser: Browser, base: str, name: str) -> None:
     expect(answers.nth(1).get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
     expect(answers.nth(1)).to_contain_text("Thanks for the feedback.")
     page.screenshot(path=ARTIFACTS / f"chat-{name}.png")
-    if name == "responses":
+    if name == "responses" and (os.environ.get("UPDATE_SCREENSHOTS") or not README_SCREENSHOT.exists()):
         README_SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(ARTIFACTS / f"chat-{name}.png", README_SCREENSHOT)
 
