@@ -1,0 +1,32 @@
+"""Sessions CI runs; `uv run nox` runs them all, `uv run nox -s render` one of them.
+
+Sessions run in the repo's locked dev environment (`uv sync`), so tool versions are pinned once,
+in pyproject.toml and uv.lock. Rendered apps get their own venvs through `uv sync`.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "render", "smoke"]
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the template repo's own Python (templates render and are linted in `render`)."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def render(session: nox.Session) -> None:
+    """Render every valid combination in-process; answers, Jinja leftovers, YAML/TOML, ruff."""
+    session.run("pytest", "tests/test_render.py", "-n", "2", *session.posargs)
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Per combination: uv sync, the app's own tests, and a call from outside to --demo."""
+    session.run("pytest", "tests/test_smoke.py", "-v", "--durations=0", *session.posargs)

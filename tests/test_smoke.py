@@ -1,0 +1,85 @@
+"""Each valid combination, rendered, installed and run: its own tests, then a call from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from combinations import combo_id, valid_combinations
+from render import render
+
+pytestmark = pytest.mark.slow
+REQUESTS = {
+    "responses": {"input": [{"role": "user", "content": "What time is it?"}]},
+    "chat_completions": {"messages": [{"role": "user", "content": "What time is it?"}]},
+    "chat_agent": {"messages": [{"role": "user", "content": "What time is it?", "id": "1"}]},
+}
+
+
+def run(command: list[str], cwd: Path, timeout: float = 900) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def demo_server(app: Path) -> Iterator[str]:
+    """`uv run agent-server --demo` from outside, as a user starts it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "OPENAI_", "MLFLOW_"))}
+    log = (app / "server.log").open("w")
+    process = subprocess.Popen(
+        ["uv", "run", "agent-server", "--demo", "--port", str(port)], cwd=app, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, (app / "server.log").read_text()
+                assert time.monotonic() < deadline, "no answer on /health in 60 s"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.mark.parametrize("answers", valid_combinations(), ids=combo_id)
+def test_combination_installs_passes_its_tests_and_answers(answers: dict[str, str], tmp_path: Path) -> None:
+    app = render(tmp_path / "app", project_name="smoke-app", **answers)
+    run(["uv", "sync", "--quiet"], app)
+    run(["uv", "run", "ruff", "check", "."], app)
+    if answers["ui"] == "none":  # the UI adds no Python behaviour: its twin without UI runs the tests
+        summary = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], app).strip().splitlines()[-1]
+        assert " passed" in summary and "failed" not in summary, summary
+
+    with demo_server(app) as url:
+        body = REQUESTS[answers["task_type"]]
+        answer = httpx.post(f"{url}/invocations", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert "current_time returned" in json.dumps(answer.json())
+        with httpx.stream("POST", f"{url}/invocations", json={**body, "stream": True}, timeout=60) as streamed:
+            lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "data: [DONE]"
+        assert "returned" in "".join(lines)
+    assert (app / "mlflow.db").exists(), "traces go to the local store by default"
