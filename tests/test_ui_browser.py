@@ -12,6 +12,7 @@ fail them in CI. `UPDATE_SCREENSHOTS=1` refreshes docs/screenshot-chat.png (the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -56,9 +58,17 @@ def _require(ok: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> None:
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+def _app_env() -> dict[str, str]:
+    """The environment for the app's own `uv run` (nox's venv is not the app's)."""
+    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> str:
+    done = subprocess.run(cmd, cwd=cwd, env=_app_env(), capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
 
 
 def _free_port() -> int:
@@ -125,13 +135,11 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
     port = _free_port()
     log = project / "agent-server.log"
-    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
-    env.pop("VIRTUAL_ENV", None)  # nox's venv is not the app's
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["uv", "run", "agent-server", "--demo", "--port", str(port)],
             cwd=project,
-            env=env,
+            env=_app_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -151,6 +159,53 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def test_vitest_parsers(app: tuple[str, Path]) -> None:
     """The UI's own unit tests (parsers on recorded streams), in the rendered app."""
     _run(["npm", "test"], app[1] / "ui")
+
+
+Reply = tuple[int, str, dict[str, str]]
+
+
+def _http(method: str, url: str, body: dict[str, object] | None = None, **headers: str) -> Reply:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.read().decode(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), dict(error.headers)
+
+
+def test_ui_routes(app: tuple[str, Path], request: pytest.FixtureRequest) -> None:
+    """The server side of the UI: static files, SPA fallback, and feedback stored on the trace."""
+    base, project = app
+    status, page, _ = _http("GET", f"{base}/some/page", accept="text/html")
+    assert status == 200 and "<title>browser-test-agent</title>" in page
+    asset = re.search(r'src="(/assets/[^"]+\.js)"', page)
+    assert asset, page
+    status, _, headers = _http("GET", base + asset.group(1))
+    assert status == 200 and "immutable" in headers.get("cache-control", "")
+    assert _http("GET", f"{base}/api/nothing", accept="text/html")[0] == 404
+    assert _http("GET", f"{base}/agent/info")[0] == 200  # the API wins over the page
+
+    assert _http("POST", f"{base}/api/feedback", {"trace_id": "tr-1", "rating": "meh"})[0] == 400
+    assert _http("POST", f"{base}/api/feedback", {"rating": "up"})[0] == 400
+    if request.node.callspec.params["app"] != "responses":
+        return  # the rest is the same code for every task type
+    assert _http("POST", f"{base}/api/feedback", {"trace_id": "tr-0000", "rating": "up"})[0] == 404
+
+    body = {"input": [{"role": "user", "content": "What time is it?"}]}
+    status, answer, _ = _http("POST", f"{base}/invocations", body, **{"x-mlflow-return-trace-id": "true"})
+    assert status == 200, answer
+    trace_id = json.loads(answer)["metadata"]["trace_id"]
+    feedback = {"trace_id": trace_id, "rating": "down", "comment": "too terse"}
+    status, text, _ = _http("POST", f"{base}/api/feedback", feedback, **{"x-forwarded-email": "ann@example.com"})
+    assert status == 200, text
+    check = (
+        "import mlflow, sys; mlflow.set_tracking_uri('sqlite:///mlflow.db');"
+        "a = [a for a in mlflow.get_trace(sys.argv[1]).info.assessments if a.name == 'user_feedback'];"
+        "print(a[0].value, a[0].rationale, a[0].source.source_type, a[0].source.source_id)"
+    )
+    stored = _run(["uv", "run", "python", "-c", check, trace_id], project).strip()
+    assert stored == "False too terse HUMAN ann@example.com"
 
 
 def test_chat_in_browser(app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest) -> None:
