@@ -5,11 +5,14 @@ It lets the app run and be tested offline, with the real OpenAI and databricks-s
 
 Served: `POST /serving-endpoints/chat/completions` and `POST /serving-endpoints/responses`
 (streaming or not), `GET /.well-known/databricks-config` (404, as a workspace without it), and
-`GET /_standin/requests` (the bodies received, for tests). A bearer token is required.
+`GET /_standin/requests` (the bodies received, for tests), and, when the app was generated with
+MCP servers, managed MCP servers under `/api/2.0/mcp/` (agent_server.standin_mcp). A bearer token
+is required.
 
 The script, per user turn: when the request offers tools and no tool has answered since the
 last user message, call the first tool; then answer `Turn N: <tool> returned <output>.` (N is the
 number of user messages, which shows the history arrived). Without tools: `Turn N: you said ...`.
+`standin:tool=NAME` in the last user message calls tool NAME instead of the first.
 If the last user message contains `standin:slow` the answer streams slowly; `standin:error`
 breaks the stream with an error frame after a few words; `standin:fail` answers HTTP 500.
 """
@@ -35,6 +38,11 @@ from agent_server.openai_responses import response_object, to_openai_events
 from agent_server.protocols import responses as responses_protocol
 from agent_server.protocols.spec import new_id, text_of
 
+try:
+    from agent_server.standin_mcp import mount_mcp
+except ModuleNotFoundError:  # rendered without MCP servers
+    mount_mcp = None
+
 SLOW_WORD_DELAY_S = 0.3
 
 
@@ -47,7 +55,9 @@ def script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[
     tool_outputs = [m for m in since_user if m.get("role") == "tool"]
     turn = len(user_turns)
     if tools and not tool_outputs:
-        name, schema = tools[0]["name"], tools[0].get("parameters") or {}
+        asked = re.search(r"standin:tool=(\S+)", last_user)
+        tool = next((t for t in tools if asked and t["name"] == asked.group(1)), tools[0])
+        name, schema = tool["name"], tool.get("parameters") or {}
         return [ToolCall(new_id("call"), name, json.dumps(example_arguments(schema)))]
     if tool_outputs:
         last = tool_outputs[-1]
@@ -170,6 +180,8 @@ class StandInWorkspace:
             output = responses_protocol.reduce_chunks([d async for d in dicts])["output"]
             return JSONResponse(response_object(new_id("resp"), model, output, "completed", int(time.time())))
 
+        if mount_mcp is not None:
+            mount_mcp(app, self._authorized)
         return app
 
     def _reject(self, request: Request, body: dict[str, Any]) -> Response | None:
