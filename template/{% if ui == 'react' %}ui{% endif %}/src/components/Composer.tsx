@@ -9,7 +9,7 @@ interface Props {
   ref?: Ref<HTMLTextAreaElement>;
 }
 
-/** The message box: Enter sends, Shift+Enter adds a line; Stop while an answer streams. */
+/** The message box: Enter sends, Shift+Enter adds a line; Stop (or Escape) while an answer streams. */
 export function Composer({ disabled, streaming, onSend, onStop, ref }: Props) {
   const [text, setText] = useState("");
 
@@ -22,6 +22,7 @@ export function Composer({ disabled, streaming, onSend, onStop, ref }: Props) {
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === "Enter" && !event.shiftKey && !event.nativeEvent.isComposing) submit(event);
+    if (event.key === "Escape" && streaming) onStop();
   };
 
   return (
@@ -41,7 +42,7 @@ export function Composer({ disabled, streaming, onSend, onStop, ref }: Props) {
         disabled={disabled}
       />
       <p id="message-hint" className="hint">
-        Enter to send, Shift+Enter for a new line
+        Enter to send, Shift+Enter for a new line, Escape to stop
       </p>
       {streaming ? (
         <button type="button" className="icon-button primary" aria-label="Stop" onClick={onStop}>
