@@ -68,8 +68,8 @@ def workspace() -> Iterator[StandInWorkspace]:
         yield running
 
 
-def start_app(tmp_dir: Path, env: dict[str, str]) -> RunningApp:
-    """`agent-server --port P` as a subprocess, waiting until /health answers."""
+def start_app(tmp_dir: Path, env: dict[str, str], *args: str) -> RunningApp:
+    """`agent-server --port P [args]` as a subprocess, waiting until /health answers."""
     port = free_port()
     tracking_uri = f"sqlite:///{tmp_dir}/mlflow.db"
     full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, **env}
@@ -79,7 +79,11 @@ def start_app(tmp_dir: Path, env: dict[str, str]) -> RunningApp:
     script = Path(sys.executable).parent / "agent-server"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(script), "--port", str(port)], cwd=PROJECT_ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+            [str(script), "--port", str(port), *args],
+            cwd=PROJECT_ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     app = RunningApp(f"http://127.0.0.1:{port}", process, log, tracking_uri)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -97,10 +101,9 @@ def start_app(tmp_dir: Path, env: dict[str, str]) -> RunningApp:
 
 @pytest.fixture(scope="session")
 def app(workspace: StandInWorkspace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The app, serving on a free port, with its model at the stand-in workspace."""
-    running = start_app(
-        tmp_path_factory.mktemp("app"), {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": workspace.token}
-    )
+    """The app with two workers on a free port, its model at the stand-in workspace."""
+    env = {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": workspace.token}
+    running = start_app(tmp_path_factory.mktemp("app"), env, "--workers", "2")
     yield running
     running.stop()
 

@@ -52,7 +52,8 @@ def all_traces(app: RunningApp) -> list[Any]:
     return client.search_traces(locations=experiments, max_results=100)
 
 
-def test_health_and_info(client: httpx.Client) -> None:
+def test_health_and_info(client: httpx.Client, app: RunningApp) -> None:
+    assert "Started parent process" in app.log.read_text(), "the shared app runs two workers"
     assert client.get("/health").json() == {"status": "ok"}
     info = client.get("/agent/info").json()
     assert info["task_type"] == TASK_TYPE
@@ -192,18 +193,23 @@ def test_no_credentials_fails_fast_with_what_to_set(tmp_path: Path) -> None:
         app.stop()
 
 
-def test_unreachable_workspace_fails_fast(tmp_path: Path) -> None:
-    closed = f"http://127.0.0.1:{free_port()}"
-    app = start_app(tmp_path, {"HOME": str(tmp_path), "DATABRICKS_HOST": closed, "DATABRICKS_TOKEN": "x"})
-    try:
-        with app.client() as client:
-            started = time.monotonic()
-            response = invoke(client, "hi")
-        assert time.monotonic() - started < 10
-        assert response.status_code == 503
-        assert closed in response.json()["error"]["message"]
-    finally:
-        app.stop()
+def test_unreachable_workspace_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import agent
+    from agent_server import llm
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens here: the SDK alone would retry for minutes
+    monkeypatch.setenv("DATABRICKS_HOST", closed)
+    monkeypatch.setenv("DATABRICKS_TOKEN", "x")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    llm.databricks_config.cache_clear()
+    llm.openai_client.cache_clear()
+    started = time.monotonic()
+    response = TestClient(agent.app).post("/invocations", json=request_body(TASK_TYPE, "hi"))
+    assert time.monotonic() - started < 10
+    assert response.status_code == 503
+    assert closed in response.json()["error"]["message"]
 
 
 def test_traces_are_flushed_on_shutdown(workspace: StandInWorkspace, tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def serve(server: AgentServer, import_string: str | None, argv: list[str] | None
         raise SystemExit("--workers and --reload need the app's import string, e.g. server.run('agent:app')")
     target = import_string if args.workers > 1 or args.reload else server.app
     print(f"Agent '{server.name}' ({server.spec.task_type}) on http://{args.host}:{args.port}/invocations", flush=True)
+    env_file = ".env" if os.path.exists(".env") else None  # settings from .env.example, filled in
     uvicorn.run(
         target,
         host=args.host,
@@ -60,6 +61,7 @@ def serve(server: AgentServer, import_string: str | None, argv: list[str] | None
         workers=args.workers,
         reload=args.reload,
         log_level=args.log_level,
+        env_file=env_file,
         timeout_graceful_shutdown=10,
     )
 

@@ -15,13 +15,16 @@ import os
 import socket
 from collections.abc import Generator
 from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
-from databricks.sdk.core import Config
 from openai import AsyncOpenAI
 
 from agent_server.errors import ModelAccessError
+
+if TYPE_CHECKING:  # databricks.sdk takes ~1 s to import: only when Databricks is the model server
+    from databricks.sdk.core import Config
 
 CONNECT_TIMEOUT_S = 5.0
 REQUEST_TIMEOUT_S = 300.0
@@ -70,6 +73,8 @@ def databricks_config() -> Config:
         raise ModelAccessError(f"No model server is configured. {HOW_TO_CONFIGURE}")
     if host:
         check_reachable(host)
+    from databricks.sdk.core import Config
+
     try:
         config = Config(http_timeout_seconds=30, retry_timeout_seconds=30)
     except ValueError as exc:

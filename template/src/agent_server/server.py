@@ -21,6 +21,7 @@ import mlflow
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from mlflow.entities import SpanType
+from mlflow.entities.span import NO_OP_SPAN_TRACE_ID
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from agent_server import app_config, sse
@@ -134,13 +135,13 @@ class AgentServer:
         handler = self.invoke_handler if kind == "invoke" else self.stream_handler
         return getattr(handler, "__name__", kind)
 
-    async def traced_invoke(self, body: dict[str, Any], request: Any) -> tuple[dict[str, Any], str]:
+    async def traced_invoke(self, body: dict[str, Any], request: Any) -> tuple[dict[str, Any], str | None]:
         await self._tracing_ready()
         with mlflow.start_span(name=self._handler_name("invoke"), span_type=SpanType.AGENT) as span:
             span.set_inputs(body)
             payload = await self._invoke_payload(request)
             span.set_outputs(payload)
-        return payload, span.trace_id
+        return payload, _real_trace_id(span.trace_id)
 
     async def traced_stream(
         self, body: dict[str, Any], request: Any, trace_ids: list[str]
@@ -153,7 +154,8 @@ class AgentServer:
         await self._tracing_ready()
         chunks: list[dict[str, Any]] = []
         with mlflow.start_span(name=self._handler_name("stream"), span_type=SpanType.AGENT) as span:
-            trace_ids.append(span.trace_id)
+            if _real_trace_id(span.trace_id):
+                trace_ids.append(span.trace_id)
             span.set_inputs(body)
             try:
                 async for chunk in self._handler_chunks(request):
@@ -237,7 +239,7 @@ class AgentServer:
             except Exception as exc:  # noqa: BLE001 - every failure answers JSON
                 error = _logged(exc)
                 return JSONResponse(error.body(), status_code=error.status)
-            if return_trace_id:
+            if return_trace_id and trace_id:
                 payload = {**payload, "metadata": {**payload.get("metadata", {}), "trace_id": trace_id}}
             return JSONResponse(payload)
 
@@ -265,8 +267,14 @@ class AgentServer:
             error = _logged(exc)
             return JSONResponse(error.body(), status_code=error.status)
         created = response_object(new_id("resp"), model, payload["output"], "completed", int(time.time()))
-        created["metadata"] = {"trace_id": trace_id}
+        if trace_id:
+            created["metadata"] = {"trace_id": trace_id}
         return JSONResponse(created)
+
+
+def _real_trace_id(trace_id: str) -> str | None:
+    """None when tracing is off (MLflow then hands out a placeholder id)."""
+    return None if trace_id == NO_OP_SPAN_TRACE_ID else trace_id
 
 
 def _checked(check: Callable[[Any], dict[str, Any]], payload: Any, what: str) -> dict[str, Any]:
