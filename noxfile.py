@@ -9,7 +9,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "render", "smoke"]
+nox.options.sessions = ["lint", "render", "smoke", "ui"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -30,3 +30,9 @@ def render(session: nox.Session) -> None:
 def smoke(session: nox.Session) -> None:
     """Per combination: uv sync, the app's own tests, and a call from outside to --demo."""
     session.run("pytest", "tests/test_smoke.py", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """Chat UI (ui=react) per task type: Vitest in the rendered app, its routes, headless Chromium."""
+    session.run("pytest", "tests/test_ui_browser.py", "-v", "--durations=0", *session.posargs)

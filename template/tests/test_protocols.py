@@ -128,6 +128,11 @@ def test_chat_completions_rejects_unknown_roles() -> None:
         chat_completions.parse_request({"messages": [{"role": "wizard", "content": "hi"}]})
 
 
+def test_chat_agent_rejects_unknown_roles() -> None:
+    with pytest.raises(ValueError, match="role"):
+        chat_agent.parse_request({"messages": [{"role": "wizard", "content": "hi", "id": "1"}]})
+
+
 def test_chat_agent_request_to_messages() -> None:
     request = chat_agent.parse_request({"messages": [{"role": "user", "content": "hi", "id": "1"}]})
     assert chat_agent.to_chat_messages(request) == [{"role": "user", "content": "hi"}]

@@ -8,7 +8,7 @@ from typing import Any
 from mlflow.types.agent import ChatAgentChunk, ChatAgentRequest, ChatAgentResponse
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, collect_with, new_id
+from agent_server.protocols.spec import TaskTypeSpec, check_roles, collect_with, new_id
 
 TASK_TYPE = "agent/v2/chat"
 Request = ChatAgentRequest
@@ -18,7 +18,11 @@ Chunk = ChatAgentChunk
 _CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 
 
+_ROLES = {"system", "user", "assistant", "tool"}
+
+
 def parse_request(body: dict[str, Any]) -> ChatAgentRequest:
+    check_roles(body.get("messages"), _ROLES)  # MLflow's type accepts any role
     return ChatAgentRequest.model_validate(body)
 
 

@@ -62,3 +62,13 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+
+
+def check_roles(messages: Any, allowed: set[str]) -> None:
+    """A ValueError naming the first message whose role is not in `allowed`."""
+    if not isinstance(messages, list):
+        return  # the MLflow type reports the wrong shape
+    for index, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in allowed:
+            raise ValueError(f"messages[{index}].role must be one of {sorted(allowed)}, got {role!r}")
