@@ -1,7 +1,7 @@
 """Sessions CI runs; `uv run nox` runs them all, `uv run nox -s render` one of them.
 
-Sessions run in the repo's locked dev environment (`uv sync`), so tool versions are pinned once,
-in pyproject.toml and uv.lock. Rendered apps get their own venvs through `uv sync`.
+Sessions run in the repo's dev environment (`uv sync`), so tool versions are declared once,
+in pyproject.toml. Rendered apps get their own venvs through `uv sync`.
 """
 
 from __future__ import annotations
