@@ -8,7 +8,7 @@ from typing import Any
 from mlflow.types.agent import ChatAgentChunk, ChatAgentRequest, ChatAgentResponse
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, check_roles, collect_with, new_id
+from agent_server.protocols.spec import TaskTypeSpec, check_roles, collect_with, new_id, validated
 
 TASK_TYPE = "agent/v2/chat"
 Request = ChatAgentRequest
@@ -82,17 +82,11 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ChatAgentResponse:
 
 
 def check_response(result: Any) -> dict[str, Any]:
-    return _validated(ChatAgentResponse, result)
+    return validated(ChatAgentResponse, result)
 
 
 def check_chunk(chunk: Any) -> dict[str, Any]:
-    return _validated(ChatAgentChunk, chunk)
-
-
-def _validated(model: type[ChatAgentResponse] | type[ChatAgentChunk], payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, model):
-        payload = model.model_validate(payload)
-    return payload.model_dump(mode="json", exclude_none=True)
+    return validated(ChatAgentChunk, chunk)
 
 
 SPEC = TaskTypeSpec(TASK_TYPE, parse_request, check_response, check_chunk, reduce_chunks)

@@ -17,7 +17,7 @@ from mlflow.types.responses import (
 )
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, collect_with, new_id, text_of
+from agent_server.protocols.spec import TaskTypeSpec, collect_with, new_id, text_of, validated
 
 TASK_TYPE = "agent/v1/responses"
 Request = ResponsesAgentRequest
@@ -118,17 +118,11 @@ async def collect(events: AsyncIterator[AgentEvent]) -> ResponsesAgentResponse:
 
 
 def check_response(result: Any) -> dict[str, Any]:
-    return _validated(ResponsesAgentResponse, result)
+    return validated(ResponsesAgentResponse, result)
 
 
 def check_chunk(chunk: Any) -> dict[str, Any]:
-    return _validated(ResponsesAgentStreamEvent, chunk)
-
-
-def _validated(model: type[ResponsesAgentResponse] | type[ResponsesAgentStreamEvent], payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, model):
-        payload = model.model_validate(payload)
-    return payload.model_dump(mode="json", exclude_none=True)
+    return validated(ResponsesAgentStreamEvent, chunk)
 
 
 SPEC = TaskTypeSpec(TASK_TYPE, parse_request, check_response, check_chunk, reduce_chunks)

@@ -55,6 +55,13 @@ async def collect_with(
     return reduce_chunks(chunks)
 
 
+def validated(model: type[BaseModel], payload: Any) -> dict[str, Any]:
+    """`payload` (a dict or a `model`) checked against the pydantic `model`, as a JSON-ready dict."""
+    if not isinstance(payload, model):
+        payload = model.model_validate(payload)
+    return payload.model_dump(mode="json", exclude_none=True)
+
+
 def text_of(content: Any) -> str:
     """The text of a message content: a string, or a list of parts with a "text" key."""
     if content is None:
