@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +25,27 @@ def copier_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "copier", *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def app_env(**extra: str) -> dict[str, str]:
+    """The environment for a rendered app's own `uv run`: none of this repo's venv or credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "OPENAI_", "MLFLOW_"))}
+    env.pop("VIRTUAL_ENV", None)
+    return {**env, **extra}
+
+
+def run(command: list[str], cwd: Path, timeout: float = 900) -> str:
+    """Run `command` in a rendered app; its output, or a failure showing the end of it."""
+    result = subprocess.run(
+        command, cwd=cwd, env=app_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)} failed in {cwd}:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+    )
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from combinations import combo_id, valid_combinations
-from render import render
+from render import app_env, free_port, render, run
 
 pytestmark = pytest.mark.slow
 REQUESTS = {
@@ -25,26 +23,13 @@ REQUESTS = {
 }
 
 
-def run(command: list[str], cwd: Path, timeout: float = 900) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def demo_server(app: Path) -> Iterator[str]:
     """`uv run agent-server --demo` from outside, as a user starts it."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "OPENAI_", "MLFLOW_"))}
     log = (app / "server.log").open("w")
     process = subprocess.Popen(
-        ["uv", "run", "agent-server", "--demo", "--port", str(port)], cwd=app, env=env, stdout=log, stderr=log
+        ["uv", "run", "agent-server", "--demo", "--port", str(port)], cwd=app, env=app_env(), stdout=log, stderr=log
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from render import app_env, free_port, run
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -56,25 +57,6 @@ def _require(ok: bool, reason: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must provide this: {reason}")
         pytest.skip(reason)
-
-
-def _app_env() -> dict[str, str]:
-    """The environment for the app's own `uv run` (nox's venv is not the app's)."""
-    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false"}
-    env.pop("VIRTUAL_ENV", None)
-    return env
-
-
-def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> str:
-    done = subprocess.run(cmd, cwd=cwd, env=_app_env(), capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[str], log: Path, timeout: float = 120) -> None:
@@ -129,17 +111,17 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     task_type: str = request.param
     project = render(tmp_path_factory.mktemp(task_type) / "app", task_type)
     ui = project / "ui"
-    _run(["npm", "ci", "--no-audit", "--no-fund"], ui)
-    _run(["npm", "run", "build"], ui)
-    _run(["uv", "sync"], project)
+    run(["npm", "ci", "--no-audit", "--no-fund"], ui)
+    run(["npm", "run", "build"], ui)
+    run(["uv", "sync"], project)
 
-    port = _free_port()
+    port = free_port()
     log = project / "agent-server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["uv", "run", "agent-server", "--demo", "--port", str(port)],
             cwd=project,
-            env=_app_env(),
+            env=app_env(MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false"),
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -158,7 +140,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 def test_vitest_parsers(app: tuple[str, Path]) -> None:
     """The UI's own unit tests (parsers on recorded streams), in the rendered app."""
-    _run(["npm", "test"], app[1] / "ui")
+    run(["npm", "test"], app[1] / "ui")
 
 
 Reply = tuple[int, str, dict[str, str]]
@@ -204,7 +186,7 @@ def test_ui_routes(app: tuple[str, Path], request: pytest.FixtureRequest) -> Non
         "a = [a for a in mlflow.get_trace(sys.argv[1]).info.assessments if a.name == 'user_feedback'];"
         "print(a[0].value, a[0].rationale, a[0].source.source_type, a[0].source.source_id)"
     )
-    stored = _run(["uv", "run", "python", "-c", check, trace_id], project).strip()
+    stored = run(["uv", "run", "python", "-c", check, trace_id], project).strip()
     assert stored == "False too terse HUMAN ann@example.com"
 
 
