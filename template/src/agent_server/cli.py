@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def serve(server: AgentServer, import_string: str | None, argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # --reload: one line per reload is enough
     if args.demo:
         start_demo_workspace()
     if (args.workers > 1 or args.reload) and not import_string:
