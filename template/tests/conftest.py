@@ -23,7 +23,7 @@ from agent_server import llm
 from agent_server.standin import StandInWorkspace, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 120
 
 # In-process tests must not write ./mlflow.db: give them their own store.
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlflow.db")

@@ -33,9 +33,12 @@ def describe(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(400, "invalid_request_error", str(exc))
     if isinstance(exc, ModelAccessError):
         return ErrorInfo(503, "model_unavailable", str(exc))
-    upstream = _describe_model_client_error(exc)
-    if upstream:
-        return upstream
+    cause: BaseException | None = exc
+    while cause is not None:  # frameworks often wrap the OpenAI client's error in their own
+        upstream = _describe_model_client_error(cause)
+        if upstream:
+            return upstream
+        cause = cause.__cause__
     return ErrorInfo(500, "agent_error", f"{type(exc).__name__}: {exc}")
 
 
