@@ -24,8 +24,19 @@ def rendered_files(app: Path) -> list[Path]:
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combo_id)
 def test_combination_renders_clean(answers: dict[str, str], tmp_path: Path) -> None:
-    app = render(tmp_path / "app", project_name="render-check", **answers)
+    check_rendered(render(tmp_path / "app", project_name="render-check", **answers), answers)
 
+
+@pytest.mark.parametrize("framework", [v for v, _ in choices("agent_framework")])
+def test_every_mcp_server_renders_clean(framework: str, tmp_path: Path) -> None:
+    answers = {"task_type": "chat_agent", "agent_framework": framework, "ui": "none"}
+    mcp = {"mcp_servers": [v for v, _ in choices("mcp_servers")], "mcp_genie_space_id": "01ef0123abcd"}
+    app = render(tmp_path / "app", project_name="render-check", **answers, **mcp)
+    check_rendered(app, answers)
+    assert '"genie/01ef0123abcd"' in (app / "src/agent_server/mcp_tools.py").read_text()
+
+
+def check_rendered(app: Path, answers: dict[str, str]) -> None:
     recorded = yaml.safe_load((app / ".copier-answers.yml").read_text())
     for question, value in answers.items():
         assert recorded[question] == value, f"answers file records {question}={recorded[question]!r}"

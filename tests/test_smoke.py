@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from combinations import combo_id, valid_combinations
+from combinations import choices, combo_id, valid_combinations
 from render import app_env, free_port, render, run
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,19 @@ def demo_server(app: Path) -> Iterator[str]:
 
 @pytest.mark.parametrize("answers", valid_combinations(), ids=combo_id)
 def test_combination_installs_passes_its_tests_and_answers(answers: dict[str, str], tmp_path: Path) -> None:
-    app = render(tmp_path / "app", project_name="smoke-app", **answers)
+    check_app(render(tmp_path / "app", project_name="smoke-app", **answers), answers)
+
+
+@pytest.mark.parametrize("framework", [v for v, _ in choices("agent_framework")])
+def test_framework_with_mcp_servers(framework: str, tmp_path: Path) -> None:
+    """With an MCP server chosen the app gains tests/test_mcp.py (a local MCP server, and one that 401s)."""
+    answers = {"task_type": "responses", "agent_framework": framework, "ui": "none"}
+    app = render(tmp_path / "app", project_name="smoke-mcp", mcp_servers=["uc_functions"], **answers)
+    assert (app / "tests" / "test_mcp.py").exists()
+    check_app(app, answers)
+
+
+def check_app(app: Path, answers: dict[str, str]) -> None:
     run(["uv", "sync", "--quiet"], app)
     run(["uv", "run", "ruff", "check", "."], app)
     if answers["ui"] == "none":  # the UI adds no Python behaviour: its twin without UI runs the tests
