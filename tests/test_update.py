@@ -210,8 +210,8 @@ def test_migration_leaves_template_rendered_tests_alone(template_repo: TemplateR
     first_with_tests = git(
         ROOT, "log", "--reverse", "--diff-filter=A", "--format=%H", "HEAD", "--", "template/tests"
     ).split()
-    if not first_with_tests or template_repo.new != "v0.2.0":
-        pytest.skip("the migration is for updates from before v0.2.0, to v0.2.0")
+    if not first_with_tests:
+        pytest.skip("no commit of this repository adds template/tests")
     git(template_repo.path, "tag", "--force", "v0.1.1", first_with_tests[0])
     app = generate(template_repo, "v0.1.1", tmp_path / "app")
     with (app / "tests/test_agent.py").open("a") as test_agent:
