@@ -116,6 +116,7 @@ def _wait_for_trace(app: RunningApp, trace_id: str, timeout: float = 15) -> Any:
         ("", None),
         (None, {"stream": "yes"}),
         (None, {"unexpected": 1}),
+        (None, {"input": [], "messages": []}),
         (None, {"input": 5, "messages": 5}),
         (None, {"input": [{"role": 3}], "messages": [{"role": "wizard", "content": "hi"}]}),
     ],

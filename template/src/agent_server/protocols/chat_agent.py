@@ -8,7 +8,7 @@ from typing import Any
 from mlflow.types.agent import ChatAgentChunk, ChatAgentRequest, ChatAgentResponse
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, check_roles, collect_with, new_id, validated
+from agent_server.protocols.spec import TaskTypeSpec, check_messages, collect_with, new_id, validated
 
 TASK_TYPE = "agent/v2/chat"
 Request = ChatAgentRequest
@@ -22,7 +22,7 @@ _ROLES = {"system", "user", "assistant", "tool"}
 
 
 def parse_request(body: dict[str, Any]) -> ChatAgentRequest:
-    check_roles(body.get("messages"), _ROLES)  # MLflow's type accepts any role
+    check_messages(body.get("messages"), _ROLES)  # MLflow's type accepts any role
     return ChatAgentRequest.model_validate(body)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from mlflow.types.llm import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, check_roles, collect_with, new_id, to_json_dict
+from agent_server.protocols.spec import TaskTypeSpec, check_messages, collect_with, new_id, to_json_dict
 
 TASK_TYPE = "agent/v1/chat"
 Request = ChatCompletionRequest
@@ -32,7 +32,7 @@ def parse_request(body: dict[str, Any]) -> ChatCompletionRequest:
     for key in _FLOAT_PARAMS:
         if isinstance(body.get(key), int) and not isinstance(body.get(key), bool):
             body[key] = float(body[key])
-    check_roles(body.get("messages"), _ROLES)
+    check_messages(body.get("messages"), _ROLES)
     return ChatCompletionRequest.from_dict(body)
 
 

@@ -33,6 +33,8 @@ def parse_request(body: dict[str, Any]) -> ResponsesAgentRequest:
         body = {**body, "input": [{"role": "user", "content": body["input"]}]}
     if isinstance(body.get("instructions"), str) and isinstance(body.get("input"), list):
         body = {**body, "input": [{"role": "system", "content": body["instructions"]}, *body["input"]]}
+    if not isinstance(body.get("input"), list) or not body["input"]:
+        raise ValueError("input must be a string or a non-empty list of items")
     return ResponsesAgentRequest.model_validate(body)
 
 

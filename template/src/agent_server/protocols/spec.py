@@ -71,11 +71,11 @@ def text_of(content: Any) -> str:
     return "".join(part.get("text", "") for part in content if isinstance(part, dict))
 
 
-def check_roles(messages: Any, allowed: set[str]) -> None:
-    """A ValueError naming the first message whose role is not in `allowed`."""
-    if not isinstance(messages, list):
-        return  # the MLflow type reports the wrong shape
+def check_messages(messages: Any, allowed: set[str], field: str = "messages") -> None:
+    """A ValueError unless `messages` is a non-empty list whose roles are all in `allowed`."""
+    if not isinstance(messages, list) or not messages:
+        raise ValueError(f"{field} must be a non-empty list of messages")
     for index, message in enumerate(messages):
         role = message.get("role") if isinstance(message, dict) else None
         if role not in allowed:
-            raise ValueError(f"messages[{index}].role must be one of {sorted(allowed)}, got {role!r}")
+            raise ValueError(f"{field}[{index}].role must be one of {sorted(allowed)}, got {role!r}")
