@@ -9,7 +9,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "render", "smoke", "ui"]
+nox.options.sessions = ["lint", "render", "smoke", "ui", "update"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -36,3 +36,9 @@ def smoke(session: nox.Session) -> None:
 def ui(session: nox.Session) -> None:
     """Chat UI (ui=react) per task type: Vitest in the rendered app, its routes, headless Chromium."""
     session.run("pytest", "tests/test_ui_browser.py", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+def update(session: nox.Session) -> None:
+    """copier update: a v0.1.0 app with user edits updates to the working tree; migration; option switches."""
+    session.run("pytest", "tests/test_update.py", "-n", "2", "-v", "--durations=0", *session.posargs)
