@@ -50,7 +50,7 @@ SLOW_WORD_DELAY_S = 0.3
 def script(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[AgentEvent]:
     """What the stand-in model says next, as agent events (see the module docstring)."""
     user_turns = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    last_user = text_of(messages[user_turns[-1]].get("content")) if user_turns else ""
+    last_user = _last_user_text(messages)
     since_user = messages[user_turns[-1] + 1 :] if user_turns else messages
     tool_outputs = [m for m in since_user if m.get("role") == "tool"]
     turn = len(user_turns)

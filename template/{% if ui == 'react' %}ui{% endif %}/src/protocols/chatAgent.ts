@@ -1,14 +1,10 @@
 // Task type agent/v2/chat: MLflow ChatAgent chunks (every message has an id).
-import { answerText, type Turn } from "../types";
-import { isObject, list, PartList, str, type Protocol, type StreamParser } from "./protocol";
+import type { Turn } from "../types";
+import { isObject, list, PartList, textMessages, str, type Protocol, type StreamParser } from "./protocol";
 
 export const chatAgent: Protocol = {
   buildRequest(history: Turn[]) {
-    const messages = history.flatMap((turn) => {
-      const content = turn.role === "user" ? turn.text : answerText(turn);
-      return content ? [{ role: turn.role, content, id: turn.id }] : [];
-    });
-    return { messages, stream: true };
+    return { messages: textMessages(history), stream: true };
   },
 
   createParser(): StreamParser {

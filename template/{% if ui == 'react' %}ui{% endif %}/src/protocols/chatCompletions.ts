@@ -1,14 +1,10 @@
 // Task type agent/v1/chat: OpenAI ChatCompletions-style chunks.
-import { answerText, type Turn } from "../types";
-import { isObject, list, PartList, str, type Protocol, type StreamParser } from "./protocol";
+import type { Turn } from "../types";
+import { isObject, list, PartList, plainMessages, str, type Protocol, type StreamParser } from "./protocol";
 
 export const chatCompletions: Protocol = {
   buildRequest(history: Turn[]) {
-    const messages = history.flatMap((turn) => {
-      const content = turn.role === "user" ? turn.text : answerText(turn);
-      return content ? [{ role: turn.role, content }] : [];
-    });
-    return { messages, stream: true };
+    return { messages: plainMessages(history), stream: true };
   },
 
   createParser(): StreamParser {

@@ -1,4 +1,4 @@
-import type { Part, Turn } from "../types";
+import { answerText, type Part, type Turn } from "../types";
 
 /** How the UI speaks one task type: the request it sends and the stream it reads. */
 export interface Protocol {
@@ -15,7 +15,20 @@ export interface StreamParser {
   readonly parts: Part[];
 }
 
-// --- helpers shared by the parsers -------------------------------------------------------
+// --- helpers shared by the protocols -----------------------------------------------------
+
+/** The conversation as text messages with the turns' ids (earlier tool calls are not resent). */
+export function textMessages(history: Turn[]): { role: Turn["role"]; content: string; id: string }[] {
+  return history.flatMap((turn) => {
+    const content = turn.role === "user" ? turn.text : answerText(turn);
+    return content ? [{ role: turn.role, content, id: turn.id }] : [];
+  });
+}
+
+/** The same without ids, for the task types whose messages carry none. */
+export function plainMessages(history: Turn[]): { role: Turn["role"]; content: string }[] {
+  return textMessages(history).map(({ role, content }) => ({ role, content }));
+}
 
 export type Json = Record<string, unknown>;
 
@@ -43,24 +56,12 @@ export class PartList {
 
   /** Appends `delta` to the text part `id` (created at the end if missing). */
   appendText(id: string, delta: string): void {
-    const index = this.parts.findIndex((p) => p.kind === "text" && p.id === id);
-    const current = this.parts[index];
-    if (current?.kind === "text") {
-      this.replace(index, { ...current, text: current.text + delta });
-    } else {
-      this.parts = [...this.parts, { kind: "text", id, text: delta }];
-    }
+    this.upsertText(id, (text) => text + delta);
   }
 
   /** Sets the full text of part `id` (a final message repeats the streamed deltas). */
   setText(id: string, text: string): void {
-    const index = this.parts.findIndex((p) => p.kind === "text" && p.id === id);
-    const current = this.parts[index];
-    if (current?.kind === "text") {
-      if (current.text !== text) this.replace(index, { ...current, text });
-    } else {
-      this.parts = [...this.parts, { kind: "text", id, text }];
-    }
+    this.upsertText(id, () => text);
   }
 
   /** The last part if it is text: where unnamed deltas go. */
@@ -84,11 +85,6 @@ export class PartList {
     }
   }
 
-  /** Appends streamed arguments to an existing call. */
-  appendArguments(callId: string, args: string): void {
-    this.addToolCall(callId, "", args);
-  }
-
   /** Records a tool result on its call (by id, else the last unanswered call of that name). */
   setToolOutput(output: string, callId?: string, name?: string): void {
     let index = callId ? this.findTool(callId) : -1;
@@ -103,6 +99,17 @@ export class PartList {
     } else {
       const id = callId ?? this.newId("call");
       this.parts = [...this.parts, { kind: "tool", callId: id, name: name ?? "tool", arguments: "", output }];
+    }
+  }
+
+  private upsertText(id: string, update: (text: string) => string): void {
+    const index = this.parts.findIndex((p) => p.kind === "text" && p.id === id);
+    const current = this.parts[index];
+    if (current?.kind === "text") {
+      const text = update(current.text);
+      if (text !== current.text) this.replace(index, { ...current, text });
+    } else {
+      this.parts = [...this.parts, { kind: "text", id, text: update("") }];
     }
   }
 

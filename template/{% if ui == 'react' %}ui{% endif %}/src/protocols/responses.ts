@@ -1,15 +1,11 @@
 // Task type agent/v1/responses: OpenAI Responses-style events
 // (https://mlflow.org/docs/latest/genai/serving/responses-agent).
-import { answerText, type Turn } from "../types";
-import { isObject, list, PartList, str, type Protocol, type StreamParser } from "./protocol";
+import type { Turn } from "../types";
+import { isObject, list, PartList, plainMessages, str, type Protocol, type StreamParser } from "./protocol";
 
 export const responses: Protocol = {
   buildRequest(history: Turn[]) {
-    const input = history.flatMap((turn) => {
-      const content = turn.role === "user" ? turn.text : answerText(turn);
-      return content ? [{ role: turn.role, content }] : [];
-    });
-    return { input, stream: true };
+    return { input: plainMessages(history), stream: true };
   },
 
   createParser(): StreamParser {
