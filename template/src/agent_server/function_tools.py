@@ -7,6 +7,7 @@ arguments. A tool that raises returns the error to the model as text, so it can 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import logging
@@ -28,8 +29,13 @@ class FunctionTools:
         self.mcp = {tool.name: tool for tool in mcp if tool.name not in self.functions}
 
     def with_mcp(self, mcp: Sequence[McpTool]) -> FunctionTools:
-        """These tools plus those of MCP servers (a local function wins a name clash)."""
-        return FunctionTools(list(self.functions.values()), mcp)
+        """These tools plus those of MCP servers (a local function wins a name clash).
+
+        Called per request: the argument models built from the signatures are reused, not rebuilt.
+        """
+        toolbox = copy.copy(self)
+        toolbox.mcp = {tool.name: tool for tool in mcp if tool.name not in self.functions}
+        return toolbox
 
     @property
     def schemas(self) -> list[dict[str, Any]]:
