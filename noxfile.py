@@ -1,16 +1,27 @@
-"""Sessions CI runs; `uv run nox` runs them all, `uv run nox -s render` one of them.
+"""Sessions CI runs; `uv run nox` runs the default ones, `uv run nox -l` lists them all.
 
-Sessions run in the repo's dev environment (`uv sync`), so tool versions are declared once,
-in pyproject.toml. Rendered apps get their own venvs through `uv sync`.
+Sessions run in the repo's dev environment (`uv sync`), so tool versions are declared once, in
+pyproject.toml. Rendered apps get their own venvs through `uv sync`. The combinations come from
+copier.yml (tests/combinations.py): `smoke-all` runs them all, two at a time, and
+`smoke(<combination>)` one of them, e.g. `uv run nox -s "smoke(responses-openai-none)"`.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import nox
 
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from combinations import combinations, combo_id
+
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "render", "smoke", "ui", "update"]
+nox.options.sessions = ["lint", "render", "smoke-all", "ui", "update"]
 nox.options.error_on_missing_interpreters = True
+
+COMBINATION_IDS = [combo_id(answers) for answers in combinations()]
+SMOKE_TEST = "tests/test_smoke.py::test_combination_installs_passes_its_tests_and_answers"
 
 
 @nox.session
@@ -22,14 +33,21 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def render(session: nox.Session) -> None:
-    """Render every valid combination in-process; answers, Jinja leftovers, YAML/TOML, ruff."""
-    session.run("pytest", "tests/test_render.py", "-n", "2", *session.posargs)
+    """Render every combination in-process: answers, Jinja leftovers, YAML/TOML, ruff, imports, hostile answers."""
+    session.run("pytest", "tests/test_render.py", "tests/test_answers.py", "-n", "2", *session.posargs)
+
+
+@nox.session(name="smoke-all")
+def smoke_all(session: nox.Session) -> None:
+    """Every combination, two at a time: uv sync, ruff, mypy --strict, the app's own tests, a call to --demo."""
+    session.run("pytest", "tests/test_smoke.py", "-n", "2", "-v", "--durations=0", *session.posargs)
 
 
 @nox.session
-def smoke(session: nox.Session) -> None:
-    """Per combination: uv sync, the app's own tests, and a call from outside to --demo."""
-    session.run("pytest", "tests/test_smoke.py", "-v", "--durations=0", *session.posargs)
+@nox.parametrize("combination", COMBINATION_IDS, ids=COMBINATION_IDS)
+def smoke(session: nox.Session, combination: str) -> None:
+    """One combination of `smoke-all`."""
+    session.run("pytest", f"{SMOKE_TEST}[{combination}]", "-v", *session.posargs)
 
 
 @nox.session

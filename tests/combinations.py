@@ -1,8 +1,8 @@
-"""The valid task_type x agent_framework x ui combinations, read from copier.yml.
+"""The task_type x agent_framework x ui combinations, read from copier.yml's choices.
 
-copier.yml declares which combinations are valid with per-choice validators; this module
-enumerates the choices and evaluates those validators, so the test matrix and CI follow the
-same rules as the prompts.
+Every choice of each of these questions works with every choice of the others (no rule in
+copier.yml excludes a pair), so the matrix is their product. Adding a choice to copier.yml adds
+its combinations to the render and smoke sessions.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,20 +20,15 @@ MATRIX_QUESTIONS = ("task_type", "agent_framework", "ui")
 
 @cache
 def copier_config() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "copier.yml").read_text())
+    config: dict[str, Any] = yaml.safe_load((ROOT / "copier.yml").read_text())
+    return config
 
 
-def choices(question: str) -> list[tuple[str, str | None]]:
-    """(value, validator) for each choice of `question`."""
+def choices(question: str) -> list[str]:
+    """The values of `question`'s choices, in copier.yml's order."""
     raw = copier_config()[question]["choices"]
     items = raw.values() if isinstance(raw, dict) else raw
-    result = []
-    for item in items:
-        if isinstance(item, dict):
-            result.append((str(item["value"]), item.get("validator")))
-        else:
-            result.append((str(item), None))
-    return result
+    return [str(item["value"] if isinstance(item, dict) else item) for item in items]
 
 
 def defaults() -> dict[str, Any]:
@@ -45,25 +39,11 @@ def defaults() -> dict[str, Any]:
     }
 
 
-def rejection(answers: dict[str, Any]) -> str:
-    """The message of the first per-choice validator that rejects `answers` ('' when valid)."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    for question in MATRIX_QUESTIONS:
-        for value, validator in choices(question):
-            if value == answers[question] and validator:
-                message = env.from_string(validator).render(**answers).strip()
-                if message:
-                    return message
-    return ""
-
-
-def valid_combinations() -> list[dict[str, str]]:
-    combos = []
-    for values in itertools.product(*([v for v, _ in choices(q)] for q in MATRIX_QUESTIONS)):
-        answers = dict(zip(MATRIX_QUESTIONS, values, strict=True))
-        if not rejection({**defaults(), **answers}):
-            combos.append(answers)
-    return combos
+def combinations() -> list[dict[str, str]]:
+    return [
+        dict(zip(MATRIX_QUESTIONS, values, strict=True))
+        for values in itertools.product(*(choices(question) for question in MATRIX_QUESTIONS))
+    ]
 
 
 def combo_id(answers: dict[str, str]) -> str:
@@ -71,5 +51,5 @@ def combo_id(answers: dict[str, str]) -> str:
 
 
 if __name__ == "__main__":
-    for combo in valid_combinations():
+    for combo in combinations():
         print(combo_id(combo))

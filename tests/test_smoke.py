@@ -1,4 +1,4 @@
-"""Each valid combination, rendered, installed and run: its own tests, then a call from outside."""
+"""Each combination, rendered, installed and run: lint, strict types, its own tests, then a call from outside."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from combinations import choices, combo_id, valid_combinations
+from combinations import choices, combinations, combo_id
 from render import app_env, free_port, render, run
 
 pytestmark = pytest.mark.slow
@@ -49,12 +49,12 @@ def demo_server(app: Path) -> Iterator[str]:
         log.close()
 
 
-@pytest.mark.parametrize("answers", valid_combinations(), ids=combo_id)
+@pytest.mark.parametrize("answers", combinations(), ids=combo_id)
 def test_combination_installs_passes_its_tests_and_answers(answers: dict[str, str], tmp_path: Path) -> None:
     check_app(render(tmp_path / "app", project_name="smoke-app", **answers), answers)
 
 
-@pytest.mark.parametrize("framework", [v for v, _ in choices("agent_framework")])
+@pytest.mark.parametrize("framework", choices("agent_framework"))
 def test_framework_with_mcp_servers(framework: str, tmp_path: Path) -> None:
     """With an MCP server chosen the app gains tests/test_mcp.py (a local MCP server, and one that 401s)."""
     answers = {"task_type": "responses", "agent_framework": framework, "ui": "none"}
@@ -66,6 +66,7 @@ def test_framework_with_mcp_servers(framework: str, tmp_path: Path) -> None:
 def check_app(app: Path, answers: dict[str, str]) -> None:
     run(["uv", "sync", "--quiet"], app)
     run(["uv", "run", "ruff", "check", "."], app)
+    run(["uv", "run", "mypy"], app)  # strict, on src/agent_server (pyproject.toml)
     if answers["ui"] == "none":  # the UI adds no Python behaviour: its twin without UI runs the tests
         summary = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], app).strip().splitlines()[-1]
         assert " passed" in summary and "failed" not in summary, summary

@@ -252,7 +252,7 @@ def test_update_without_trust_refuses_and_changes_nothing(template_repo: Templat
 
 
 def other_values(question: str) -> list[str]:
-    return [value for value, _ in choices(question) if value != defaults()[question]]
+    return [value for value in choices(question) if value != defaults()[question]]
 
 
 @pytest.fixture

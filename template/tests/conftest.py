@@ -36,7 +36,7 @@ class RunningApp:
     log: Path
     tracking_uri: str
 
-    def client(self, timeout: float = 30) -> httpx.Client:
+    def client(self, timeout: float = 120) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=timeout)
 
     def stop(self) -> None:

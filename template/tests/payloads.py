@@ -69,8 +69,13 @@ def stream_text(task_type: str, chunks: list[dict[str, Any]]) -> str:
         return "".join(c["delta"] for c in chunks if c.get("type") == "response.output_text.delta")
     if task_type == CHAT_COMPLETIONS:
         deltas = [choice["delta"] for c in chunks for choice in c.get("choices", [])]
-        return "".join(d.get("content") or "" for d in deltas if d.get("role") != "tool")
+        return "".join(d.get("content") or "" for d in deltas)
     return "".join(c["delta"].get("content") or "" for c in chunks if c["delta"]["role"] == "assistant")
+
+
+def stream_trace_id(chunk: dict[str, Any]) -> str:
+    """The trace id a stream sends when asked: a bare frame (Responses) or in `custom_outputs`."""
+    return str(chunk.get("trace_id") or chunk["custom_outputs"]["trace_id"])
 
 
 def sse_events(response: httpx.Response) -> Iterator[dict[str, Any] | str]:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from agent_server.events import AgentEvent, TextDelta, ToolCall, ToolResult
-from agent_server.protocols import chat_agent, chat_completions, responses
-from agent_server.protocols.spec import to_json_dict
+from agent_server.events import AgentEvent, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.protocols import AnyProtocol, chat_agent, chat_completions, responses
+from agent_server.protocols.base import to_json_dict
 
-PROTOCOLS = [responses, chat_completions, chat_agent]
+PROTOCOLS: list[AnyProtocol] = [responses.PROTOCOL, chat_completions.PROTOCOL, chat_agent.PROTOCOL]
 EVENTS: list[AgentEvent] = [
     TextDelta("Let me "),
     TextDelta("check."),
@@ -20,6 +19,7 @@ EVENTS: list[AgentEvent] = [
     ToolResult("call_1", "current_time", "2026-01-01T00:00:00+00:00"),
     TextDelta("It is "),
     TextDelta("midnight."),
+    Usage(12, 7),
 ]
 
 
@@ -28,15 +28,20 @@ async def events() -> AsyncIterator[AgentEvent]:
         yield event
 
 
-async def chunks_of(protocol: ModuleType) -> list[dict[str, Any]]:
+async def chunks_of(protocol: AnyProtocol) -> list[dict[str, Any]]:
     return [protocol.check_chunk(chunk) async for chunk in protocol.stream_chunks(events())]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.TASK_TYPE)
-async def test_invoke_equals_the_reduced_stream(protocol: ModuleType) -> None:
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.task_type)
+async def test_invoke_equals_the_reduced_stream(protocol: AnyProtocol) -> None:
     collected = protocol.check_response(await protocol.collect(events()))
     reduced = protocol.check_response(protocol.reduce_chunks(await chunks_of(protocol)))
-    assert without_generated_ids(collected) == without_generated_ids(reduced)
+    assert without_generated_ids(typed(protocol, collected)) == without_generated_ids(typed(protocol, reduced))
+
+
+def typed(protocol: AnyProtocol, response: dict[str, Any]) -> dict[str, Any]:
+    """The response as its MLflow type dumps it (defaults filled in)."""
+    return to_json_dict(protocol.response_from_dict(response))
 
 
 def without_generated_ids(payload: Any) -> Any:
@@ -49,7 +54,7 @@ def without_generated_ids(payload: Any) -> Any:
 
 
 async def test_responses_items() -> None:
-    output = responses.reduce_chunks(await chunks_of(responses))["output"]
+    output = responses.PROTOCOL.reduce_chunks(await chunks_of(responses.PROTOCOL))["output"]
     assert [item["type"] for item in output] == ["message", "function_call", "function_call_output", "message"]
     assert output[0]["content"][0]["text"] == "Let me check."
     assert output[1]["call_id"] == output[2]["call_id"] == "call_1"
@@ -58,7 +63,7 @@ async def test_responses_items() -> None:
 
 
 async def test_chat_completions_message_and_tool_calls() -> None:
-    response = chat_completions.reduce_chunks(await chunks_of(chat_completions))
+    response = chat_completions.PROTOCOL.reduce_chunks(await chunks_of(chat_completions.PROTOCOL))
     assert response["choices"][0]["message"]["content"] == "Let me check.\n\nIt is midnight."
     [call] = response["custom_outputs"]["tool_calls"]
     assert call == {
@@ -67,18 +72,47 @@ async def test_chat_completions_message_and_tool_calls() -> None:
         "arguments": '{"timezone": "UTC"}',
         "output": "2026-01-01T00:00:00+00:00",
     }
-    chunks = await chunks_of(chat_completions)
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    tool_delta = next(c for c in chunks if c["choices"][0]["delta"].get("tool_calls"))
-    assert tool_delta["choices"][0]["delta"]["tool_calls"][0]["index"] == 0  # OpenAI clients need it
+    assert response["usage"] == {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+    assert response["model"]
+
+
+async def test_chat_completions_chunks_are_what_openai_clients_expect() -> None:
+    chunks = await chunks_of(chat_completions.PROTOCOL)
+    for chunk in chunks:
+        assert {"id", "object", "created", "model", "choices"} <= chunk.keys()
+    deltas = [choice["delta"] for chunk in chunks for choice in chunk["choices"]]
+    assert [d.get("role") for d in deltas if "role" in d] == ["assistant"], "role only on the first delta"
+    assert deltas[0]["role"] == "assistant"
+    assert not any("tool_calls" in d for d in deltas), "the server ran the tools: no tool_calls for the client"
+    assert "".join(d.get("content") or "" for d in deltas) == "Let me check.\n\nIt is midnight."
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    activity = [chunk["custom_outputs"] for chunk in chunks if "custom_outputs" in chunk]
+    assert [next(iter(a)) for a in activity] == ["tool_call", "tool_result"]
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 19
+    assert all(chunk["choices"] for chunk in chunks[:-1]), "only the usage chunk has no choices"
+
+
+def test_chat_completions_usage_chunk_only_when_asked() -> None:
+    protocol = chat_completions.PROTOCOL
+    usage_chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {}}
+    assert protocol.client_chunk(usage_chunk, {}) is None
+    asked = protocol.client_chunk(usage_chunk, {"stream_options": {"include_usage": True}, "model": "mine"})
+    assert asked is not None and asked["model"] == "mine"
 
 
 async def test_chat_agent_messages_have_unique_ids() -> None:
-    messages = chat_agent.reduce_chunks(await chunks_of(chat_agent))["messages"]
+    messages = chat_agent.PROTOCOL.reduce_chunks(await chunks_of(chat_agent.PROTOCOL))["messages"]
     assert [m["role"] for m in messages] == ["assistant", "assistant", "tool", "assistant"]
     assert len({m["id"] for m in messages}) == 4
     assert messages[0]["content"] == "Let me check."
     assert messages[2]["tool_call_id"] == "call_1"
+
+
+async def test_chat_agent_responses_and_chunks_have_a_top_level_id() -> None:
+    protocol = chat_agent.PROTOCOL
+    for chunk in await chunks_of(protocol):
+        assert chunk["id"] == chunk["delta"]["id"]
+    assert protocol.check_response(await protocol.collect(events()))["id"]
 
 
 def test_responses_request_to_messages_keeps_tool_history() -> None:
@@ -138,8 +172,8 @@ def test_chat_agent_request_to_messages() -> None:
     assert chat_agent.to_chat_messages(request) == [{"role": "user", "content": "hi"}]
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.TASK_TYPE)
-def test_invalid_payloads_are_rejected(protocol: ModuleType) -> None:
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.task_type)
+def test_invalid_payloads_are_rejected(protocol: AnyProtocol) -> None:
     with pytest.raises((ValueError, TypeError)):
         protocol.check_chunk({"nonsense": True})
     with pytest.raises((ValueError, TypeError)):

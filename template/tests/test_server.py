@@ -22,6 +22,7 @@ from payloads import (
     request_body,
     sse_events,
     stream_text,
+    stream_trace_id,
     tool_outputs,
 )
 
@@ -60,7 +61,7 @@ def all_traces(app: RunningApp) -> list[Any]:
 
 def test_health_and_info(client: httpx.Client, app: RunningApp) -> None:
     assert "Started parent process" in app.log.read_text(), "the shared app runs two workers"
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "healthy"}
     info = client.get("/agent/info").json()
     assert info["task_type"] == TASK_TYPE
     assert info["stream"] is True
@@ -95,8 +96,7 @@ def test_trace_id_is_returned_and_trace_is_stored(client: httpx.Client, app: Run
     response = invoke(client, "What time is it?", **{"x-mlflow-return-trace-id": "true"})
     trace_id = response.json()["metadata"]["trace_id"]
     events = stream(client, "What time is it?", **{"x-mlflow-return-trace-id": "true"})
-    stream_trace_id = events[-2]["trace_id"]
-    for expected in (trace_id, stream_trace_id):
+    for expected in (trace_id, stream_trace_id(events[-2])):
         root = root_span(_wait_for_trace(app, expected))
         assert root.span_type == "AGENT"
         assert "What time is it?" in str(root.inputs)
@@ -192,7 +192,7 @@ def test_no_credentials_fails_fast_with_what_to_set(tmp_path: Path) -> None:
             assert client.get("/health").status_code == 200
             started = time.monotonic()
             response = invoke(client, "hi")
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 60  # not the SDK's minutes of retries (a busy machine is slow)
         assert response.status_code == 503
         assert "DATABRICKS_HOST" in response.json()["error"]["message"]
     finally:

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from agent_server.server import AgentServer
 
 # Databricks Apps tells the app its port; it must listen on all interfaces there.
 ON_DATABRICKS_APPS = "DATABRICKS_APP_PORT" in os.environ
+WORKER_HEALTHCHECK_TIMEOUT_S = 60
 DEMO_ENV_CLEARED = ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
 
 
@@ -52,8 +55,10 @@ def serve(server: AgentServer, import_string: str | None, argv: list[str] | None
         start_demo_workspace()
     if (args.workers > 1 or args.reload) and not import_string:
         raise SystemExit("--workers and --reload need the app's import string, e.g. server.run('agent:app')")
-    target = import_string if args.workers > 1 or args.reload else server.app
-    print(f"Agent '{server.name}' ({server.spec.task_type}) on http://{args.host}:{args.port}/invocations", flush=True)
+    target: str | FastAPI = import_string if import_string and (args.workers > 1 or args.reload) else server.app
+    print(
+        f"Agent '{server.name}' ({server.protocol.task_type}) on http://{args.host}:{args.port}/invocations", flush=True
+    )
     env_file = ".env" if os.path.exists(".env") else None  # settings from .env.example, filled in
     uvicorn.run(
         target,
@@ -64,6 +69,9 @@ def serve(server: AgentServer, import_string: str | None, argv: list[str] | None
         log_level=args.log_level,
         env_file=env_file,
         timeout_graceful_shutdown=10,
+        # A worker that has not answered the supervisor's ping in time is killed and restarted: importing
+        # the agent (MLflow, the framework) can take longer than uvicorn's 5 s default on a busy machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
     )
 
 

@@ -1,17 +1,27 @@
 """What an agent yields, whatever its framework and task type.
 
-Agents produce a stream of these three events; `agent_server.protocols` turns the stream into
-the task type's invoke response or stream chunks, so framework code never builds wire payloads.
-Conversations come in as OpenAI chat-completions messages (`ChatMessage`).
+Agents produce a stream of these events; `agent_server.protocols` turns the stream into each wire
+format (the task type's invoke response or stream chunks, the OpenAI Responses and Chat Completions
+APIs), so framework code never builds wire payloads. Conversations come in as OpenAI
+chat-completions messages (`ChatMessage`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-# An OpenAI chat-completions message: {"role": ..., "content": ..., "tool_calls"?, "tool_call_id"?}.
-ChatMessage: TypeAlias = dict[str, Any]
+from openai.types.chat import ChatCompletionMessageFunctionToolCallParam, ChatCompletionMessageParam
+
+ChatMessage: TypeAlias = ChatCompletionMessageParam
+"""An OpenAI chat-completions message: system, developer, user, assistant (maybe with `tool_calls`) or tool."""
+
+
+def function_calls(message: ChatMessage) -> list[ChatCompletionMessageFunctionToolCallParam]:
+    """The function calls an assistant message asked for (none for other roles)."""
+    if message["role"] != "assistant":
+        return []
+    return [call for call in message.get("tool_calls") or [] if call["type"] == "function"]
 
 
 @dataclass(frozen=True)
@@ -39,4 +49,12 @@ class ToolResult:
     output: str
 
 
-AgentEvent: TypeAlias = TextDelta | ToolCall | ToolResult
+@dataclass(frozen=True)
+class Usage:
+    """Tokens one model call used. An answer with several model calls yields several; they add up."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+AgentEvent: TypeAlias = TextDelta | ToolCall | ToolResult | Usage

@@ -53,14 +53,18 @@ def openai_client() -> AsyncOpenAI:
     base_url = os.environ.get("OPENAI_BASE_URL")
     if base_url:
         return AsyncOpenAI(
-            base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "unused"), timeout=timeout, max_retries=1
+            base_url=base_url,
+            api_key=os.environ.get("OPENAI_API_KEY", "unused"),
+            max_retries=1,
+            http_client=httpx.AsyncClient(timeout=timeout),  # type: ignore[arg-type,unused-ignore]
         )
     config = databricks_config()
     return AsyncOpenAI(
         base_url=f"{config.host}/serving-endpoints",
         api_key="unused",  # DatabricksAuth sets the Authorization header
         max_retries=1,
-        http_client=httpx.AsyncClient(auth=DatabricksAuth(config), timeout=timeout),
+        # openai takes httpx (1.x) and httpx2 (3.x) clients; its annotations name only its own
+        http_client=httpx.AsyncClient(auth=DatabricksAuth(config), timeout=timeout),  # type: ignore[arg-type,unused-ignore]
     )
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from agent_server.protocols.spec import new_id
+from agent_server.protocols.base import new_id
 
 
 def response_object(

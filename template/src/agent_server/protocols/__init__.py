@@ -1,23 +1,27 @@
-"""One module per task type: request parsing, response/chunk validation, and the conversion of
-an agent's event stream (`agent_server.events`) into that task type's payloads.
+"""One module per wire format: request parsing, response/chunk validation, and the conversion of
+an agent's events (`agent_server.events`) into that format's payloads.
 
 Every module exposes the same names, so agent.py imports them from the module of its task type:
-`TASK_TYPE`, `Request`, `Response`, `Chunk`, `to_chat_messages`, `collect`, `stream_chunks`,
-and `SPEC` (what the server needs to validate and trace).
+`TASK_TYPE`, `Request`, `Response`, `Chunk`, `to_chat_messages`, `collect`, `stream_chunks`, and
+`PROTOCOL` (the `Protocol` object the server uses).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent_server.protocols import chat_agent, chat_completions, responses
-from agent_server.protocols.spec import TaskTypeSpec
+from agent_server.protocols.base import Protocol
 
-SPECS: dict[str, TaskTypeSpec] = {module.TASK_TYPE: module.SPEC for module in (responses, chat_completions, chat_agent)}
+AnyProtocol = Protocol[Any, Any, Any]
+PROTOCOLS: dict[str, AnyProtocol] = {
+    protocol.task_type: protocol for protocol in (responses.PROTOCOL, chat_completions.PROTOCOL, chat_agent.PROTOCOL)
+}
 
 
-def spec_for(task_type: str) -> TaskTypeSpec:
-    """The spec of `task_type`, or a ValueError that lists the supported ones."""
+def protocol_for(task_type: str) -> AnyProtocol:
+    """The protocol of `task_type`; ValueError naming the valid ones otherwise."""
     try:
-        return SPECS[task_type]
+        return PROTOCOLS[task_type]
     except KeyError:
-        supported = ", ".join(sorted(SPECS))
-        raise ValueError(f"Unknown task type {task_type!r}; use one of: {supported}") from None
+        raise ValueError(f"Unknown task type {task_type!r}: use one of {sorted(PROTOCOLS)}") from None

@@ -1,92 +1,101 @@
-"""ChatAgent task type (agent/v2/chat): MLflow ChatAgent messages, each with a unique id."""
+"""ChatAgent task type (agent/v2/chat): MLflow ChatAgent messages, each with a unique id.
+
+Responses and chunks also carry a top-level `id` (MLflow's types ignore it; Databricks' AI SDK
+provider requires it): a chunk's is the id of the message its delta belongs to. The trace id,
+when asked for, comes in `custom_outputs` of a last, empty delta of the last message.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
-from mlflow.types.agent import ChatAgentChunk, ChatAgentRequest, ChatAgentResponse
+from mlflow.types.agent import ChatAgentChunk, ChatAgentMessage, ChatAgentRequest, ChatAgentResponse
+from mlflow.types.chat import Function
+from mlflow.types.chat import ToolCall as FunctionCall
 
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, check_messages, collect_with, new_id, validated
+from agent_server.protocols.base import JsonDict, Protocol, check_roles, new_id, validated
 
-TASK_TYPE = "agent/v2/chat"
-Request = ChatAgentRequest
-Response = ChatAgentResponse
-Chunk = ChatAgentChunk
-
+_ROLES = {"system", "user", "assistant", "tool"}
 _CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 
 
-_ROLES = {"system", "user", "assistant", "tool"}
+class ChatAgentProtocol(Protocol[ChatAgentRequest, ChatAgentResponse, ChatAgentChunk]):
+    task_type = "agent/v2/chat"
 
+    def parse_request(self, body: JsonDict) -> ChatAgentRequest:
+        check_roles(body.get("messages"), _ROLES)  # MLflow's type accepts any role
+        return ChatAgentRequest.model_validate(body)
 
-def parse_request(body: dict[str, Any]) -> ChatAgentRequest:
-    check_messages(body.get("messages"), _ROLES)  # MLflow's type accepts any role
-    return ChatAgentRequest.model_validate(body)
+    def to_chat_messages(self, request: ChatAgentRequest) -> list[ChatMessage]:
+        messages: list[ChatMessage] = []
+        for message in request.messages:
+            fields = message.model_dump(mode="json", exclude_none=True)
+            chat_message: Any = {key: fields[key] for key in _CHAT_FIELDS if key in fields}
+            messages.append(chat_message)
+        return messages
 
-
-def to_chat_messages(request: ChatAgentRequest) -> list[ChatMessage]:
-    messages = []
-    for message in request.messages:
-        fields = message.model_dump(mode="json", exclude_none=True)
-        messages.append({key: fields[key] for key in _CHAT_FIELDS if key in fields})
-    return messages
-
-
-async def stream_chunks(events: AsyncIterator[AgentEvent]) -> AsyncIterator[ChatAgentChunk]:
-    """Deltas of one text message share an id; every tool call and result is its own message."""
-    message_id: str | None = None
-    async for event in events:
-        if isinstance(event, TextDelta):
-            if not event.text:
+    async def stream_chunks(self, events: AsyncIterable[AgentEvent]) -> AsyncIterator[ChatAgentChunk]:
+        """Deltas of one text message share an id; every tool call and result is its own message."""
+        message_id: str | None = None
+        async for event in events:
+            if isinstance(event, TextDelta):
+                if not event.text:
+                    continue
+                message_id = message_id or new_id("msg")
+                yield ChatAgentChunk(delta=ChatAgentMessage(role="assistant", content=event.text, id=message_id))
                 continue
-            message_id = message_id or new_id("msg")
-            yield ChatAgentChunk(delta={"role": "assistant", "content": event.text, "id": message_id})
-            continue
-        message_id = None
-        if isinstance(event, ToolCall):
-            call = {
-                "id": event.call_id,
-                "type": "function",
-                "function": {"name": event.name, "arguments": event.arguments},
-            }
-            yield ChatAgentChunk(delta={"role": "assistant", "content": "", "id": new_id("msg"), "tool_calls": [call]})
-        elif isinstance(event, ToolResult):
-            yield ChatAgentChunk(
-                delta={
-                    "role": "tool",
-                    "content": event.output,
-                    "id": new_id("msg"),
-                    "tool_call_id": event.call_id,
-                    "name": event.name,
-                }
-            )
+            if isinstance(event, ToolCall | ToolResult):
+                message_id = None
+            if isinstance(event, ToolCall):
+                call = FunctionCall(id=event.call_id, function=Function(name=event.name, arguments=event.arguments))
+                delta = ChatAgentMessage(role="assistant", content="", id=new_id("msg"), tool_calls=[call])
+                yield ChatAgentChunk(delta=delta)
+            elif isinstance(event, ToolResult):
+                delta = ChatAgentMessage(
+                    role="tool", content=event.output, id=new_id("msg"), tool_call_id=event.call_id, name=event.name
+                )
+                yield ChatAgentChunk(delta=delta)
+
+    def reduce_chunks(self, chunks: Sequence[JsonDict]) -> JsonDict:
+        """Deltas merged by message id, in the order each message first appeared."""
+        messages: dict[str, JsonDict] = {}
+        for chunk in chunks:
+            delta = chunk.get("delta") or {}
+            message_id = delta.get("id") or new_id("msg")
+            if message_id in messages:
+                merged = (messages[message_id].get("content") or "") + (delta.get("content") or "")
+                messages[message_id]["content"] = merged
+            else:
+                messages[message_id] = {**delta, "id": message_id}
+        return {"id": new_id("chatagent"), "messages": list(messages.values())}
+
+    def response_from_dict(self, payload: JsonDict) -> ChatAgentResponse:
+        return ChatAgentResponse.model_validate(payload)
+
+    def check_response(self, payload: object) -> JsonDict:
+        response = validated(ChatAgentResponse, payload)
+        response.setdefault("id", new_id("chatagent"))
+        return response
+
+    def trace_chunk(self, trace_id: str, last: JsonDict | None) -> JsonDict:
+        message_id = (last or {}).get("id") or new_id("msg")
+        delta = {"role": "assistant", "content": "", "id": message_id}
+        return {"id": message_id, "delta": delta, "custom_outputs": {"trace_id": trace_id}}
+
+    def check_chunk(self, payload: object) -> JsonDict:
+        chunk = validated(ChatAgentChunk, payload)
+        chunk.setdefault("id", chunk["delta"].get("id") or new_id("msg"))
+        return chunk
 
 
-def reduce_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deltas merged by message id, in the order each message first appeared."""
-    messages: dict[str, dict[str, Any]] = {}
-    for chunk in chunks:
-        delta = chunk.get("delta") or {}
-        message_id = delta.get("id") or new_id("msg")
-        if message_id in messages:
-            messages[message_id]["content"] = (messages[message_id].get("content") or "") + (delta.get("content") or "")
-        else:
-            messages[message_id] = {**delta, "id": message_id}
-    return {"messages": list(messages.values())}
-
-
-async def collect(events: AsyncIterator[AgentEvent]) -> ChatAgentResponse:
-    return ChatAgentResponse.model_validate(await collect_with(stream_chunks, reduce_chunks, events))
-
-
-def check_response(result: Any) -> dict[str, Any]:
-    return validated(ChatAgentResponse, result)
-
-
-def check_chunk(chunk: Any) -> dict[str, Any]:
-    return validated(ChatAgentChunk, chunk)
-
-
-SPEC = TaskTypeSpec(TASK_TYPE, parse_request, check_response, check_chunk, reduce_chunks)
+PROTOCOL = ChatAgentProtocol()
+TASK_TYPE = PROTOCOL.task_type
+Request = ChatAgentRequest
+Response = ChatAgentResponse
+Chunk = ChatAgentChunk
+parse_request = PROTOCOL.parse_request
+to_chat_messages = PROTOCOL.to_chat_messages
+stream_chunks = PROTOCOL.stream_chunks
+collect = PROTOCOL.collect

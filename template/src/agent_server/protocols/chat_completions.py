@@ -1,128 +1,193 @@
-"""ChatCompletions task type (agent/v1/chat): OpenAI chat.completion messages and chunks.
+"""ChatCompletions task type (agent/v1/chat): OpenAI chat.completion responses and chunks.
 
-Tools run inside the agent, so the stream shows each tool call as an assistant `tool_calls` delta
-and each result as a `tool` delta; the invoke response carries them in `custom_outputs`.
+A standard chat client joins every `delta.content` and treats any `tool_calls` delta as a call
+for the client to run. Tools here run inside the agent, so their activity never appears in
+`delta`: it travels in MLflow's `custom_outputs` field, which OpenAI parsers ignore, on chunks
+whose delta is empty (`{"tool_call": {...}}` then `{"tool_result": {...}}`), and in the invoke
+response as `custom_outputs.tool_calls` (each call with its output). The trace id, when asked
+for, comes the same way (`{"trace_id": ...}`) on a last chunk with no choices: a bare
+`{"trace_id"}` frame would break chat-completion parsers.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from typing import Any
+import dataclasses
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from mlflow.types.llm import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
-from agent_server.protocols.spec import TaskTypeSpec, check_messages, collect_with, new_id, to_json_dict
-
-TASK_TYPE = "agent/v1/chat"
-Request = ChatCompletionRequest
-Response = ChatCompletionResponse
-Chunk = dict[str, Any]  # a chat.completion.chunk, checked against ChatCompletionChunk
+from agent_server import app_config
+from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.protocols.base import JsonDict, Protocol, check_roles, new_id, now, to_json_dict
 
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
+_REQUEST_FIELDS = {field.name for field in dataclasses.fields(ChatCompletionRequest)}
 _FLOAT_PARAMS = ("temperature", "top_p", "frequency_penalty", "presence_penalty")
-SEGMENT_SEPARATOR = "\n\n"
+SEGMENT_SEPARATOR = "\n\n"  # between the texts before and after a tool call
+_EMPTY_CHOICE: JsonDict = {"index": 0, "delta": {}, "finish_reason": None}
+_Dataclass = TypeVar("_Dataclass")
 
 
-def parse_request(body: dict[str, Any]) -> ChatCompletionRequest:
-    # OpenAI clients send `model` (ignored: the agent picks its endpoint) and integer
-    # temperatures, which MLflow's type rejects: coerce them instead of failing the request.
-    body = {key: value for key, value in body.items() if key not in ("model", "stream_options")}
-    for key in _FLOAT_PARAMS:
-        if isinstance(body.get(key), int) and not isinstance(body.get(key), bool):
-            body[key] = float(body[key])
-    check_messages(body.get("messages"), _ROLES)
-    return ChatCompletionRequest.from_dict(body)
+class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResponse, JsonDict]):
+    task_type = "agent/v1/chat"
 
+    def parse_request(self, body: JsonDict) -> ChatCompletionRequest:
+        # OpenAI clients send fields MLflow's type refuses (`model`, `stream_options`, `user` ...) and
+        # integer temperatures: the agent picks its own model and settings, so they are dropped or coerced.
+        body = {key: value for key, value in body.items() if key in _REQUEST_FIELDS}
+        for key in _FLOAT_PARAMS:
+            if isinstance(body.get(key), int) and not isinstance(body.get(key), bool):
+                body[key] = float(body[key])
+        check_roles(body.get("messages"), _ROLES)
+        return _from_dict(ChatCompletionRequest, body)
 
-def to_chat_messages(request: ChatCompletionRequest) -> list[ChatMessage]:
-    return [message.to_dict() for message in request.messages]
+    def to_chat_messages(self, request: ChatCompletionRequest) -> list[ChatMessage]:
+        return [cast(ChatMessage, _to_dict(message)) for message in request.messages]
 
+    async def stream_chunks(self, events: AsyncIterable[AgentEvent]) -> AsyncIterator[JsonDict]:
+        completion_id, created, model = new_id("chatcmpl"), now(), app_config.APP_NAME
+        role_sent = in_text = wrote_text = False
+        input_tokens = output_tokens = 0
+        usage_reported = False
 
-async def stream_chunks(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Chunk]:
-    completion_id, created = new_id("chatcmpl"), int(time.time())
-    in_text, wrote_text, tool_index = False, False, 0
-
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> Chunk:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        return {"id": completion_id, "object": "chat.completion.chunk", "created": created, "choices": [choice]}
-
-    async for event in events:
-        if isinstance(event, TextDelta):
-            if not event.text:
-                continue
-            text = event.text
-            if not in_text and wrote_text:
-                text = SEGMENT_SEPARATOR + text  # a new message after tool calls
-            in_text = wrote_text = True
-            yield chunk({"role": "assistant", "content": text})
-            continue
-        in_text = False
-        if isinstance(event, ToolCall):
-            call = {
-                "index": tool_index,
-                "id": event.call_id,
-                "type": "function",
-                "function": {"name": event.name, "arguments": event.arguments},
+        def chunk(choices: list[JsonDict], **extra: Any) -> JsonDict:
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": choices,
+                **extra,
             }
-            tool_index += 1
-            yield chunk({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif isinstance(event, ToolResult):
-            yield chunk({"role": "tool", "content": event.output, "name": event.name, "tool_call_id": event.call_id})
-    yield chunk({}, finish_reason="stop")
+
+        async for event in events:
+            if isinstance(event, TextDelta):
+                if not event.text:
+                    continue
+                text = SEGMENT_SEPARATOR + event.text if wrote_text and not in_text else event.text
+                delta: JsonDict = {"content": text} if role_sent else {"role": "assistant", "content": text}
+                role_sent = in_text = wrote_text = True
+                yield chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+            elif isinstance(event, ToolCall):
+                in_text = False
+                call = {"id": event.call_id, "name": event.name, "arguments": event.arguments}
+                yield chunk([_EMPTY_CHOICE], custom_outputs={"tool_call": call})
+            elif isinstance(event, ToolResult):
+                result = {"id": event.call_id, "name": event.name, "output": event.output}
+                yield chunk([_EMPTY_CHOICE], custom_outputs={"tool_result": result})
+            elif isinstance(event, Usage):
+                input_tokens += event.input_tokens
+                output_tokens += event.output_tokens
+                usage_reported = True
+        final_delta: JsonDict = {} if role_sent else {"role": "assistant", "content": ""}
+        yield chunk([{"index": 0, "delta": final_delta, "finish_reason": "stop"}])
+        if usage_reported:
+            usage = {
+                "prompt_tokens": input_tokens,
+                "completion_tokens": output_tokens,
+                "total_tokens": input_tokens + output_tokens,
+            }
+            yield chunk([], usage=usage)
+
+    def reduce_chunks(self, chunks: Sequence[JsonDict]) -> JsonDict:
+        text: list[str] = []
+        calls: dict[str, JsonDict] = {}
+        finish_reason = "stop"
+        usage: JsonDict | None = None
+        for chunk in chunks:
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                finish_reason = choice.get("finish_reason") or finish_reason
+                text.append(delta.get("content") or "")
+            activity = chunk.get("custom_outputs") or {}
+            if "tool_call" in activity:
+                call = activity["tool_call"]
+                calls.setdefault(call["id"], {}).update(call)
+            if "tool_result" in activity:
+                result = activity["tool_result"]
+                entry = calls.setdefault(result["id"], {"id": result["id"], "name": result.get("name")})
+                entry["output"] = result.get("output")
+            usage = chunk.get("usage") or usage
+        first = chunks[0] if chunks else {}
+        response: JsonDict = {
+            "id": first.get("id", new_id("chatcmpl")),
+            "object": "chat.completion",
+            "created": first.get("created", now()),
+            "model": first.get("model", app_config.APP_NAME),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "finish_reason": finish_reason}
+            ],
+        }
+        if usage:
+            response["usage"] = usage
+        if calls:
+            response["custom_outputs"] = {"tool_calls": list(calls.values())}
+        return response
+
+    def response_from_dict(self, payload: JsonDict) -> ChatCompletionResponse:
+        return _from_dict(ChatCompletionResponse, payload)
+
+    def check_response(self, payload: object) -> JsonDict:
+        if isinstance(payload, ChatCompletionResponse):
+            return _to_dict(payload)
+        response = to_json_dict(payload)
+        _from_dict(ChatCompletionResponse, response)
+        return response
+
+    def check_chunk(self, payload: object) -> JsonDict:
+        if isinstance(payload, ChatCompletionChunk):
+            return _to_dict(payload)
+        chunk = to_json_dict(payload)
+        _from_dict(ChatCompletionChunk, chunk)
+        return chunk  # sent as written: MLflow's dump adds a role to every delta and drops tool call indexes
+
+    def client_chunk(self, chunk: JsonDict, body: Mapping[str, Any]) -> JsonDict | None:
+        if "usage" in chunk and not chunk.get("choices") and not _include_usage(body):
+            return None  # OpenAI sends the usage chunk only when `stream_options.include_usage` asks
+        return _with_model(chunk, body)
+
+    def client_response(self, payload: JsonDict, body: Mapping[str, Any]) -> JsonDict:
+        return _with_model(payload, body)
+
+    def trace_chunk(self, trace_id: str, last: JsonDict | None) -> JsonDict:
+        last = last or {}
+        return {
+            "id": last.get("id", new_id("chatcmpl")),
+            "object": "chat.completion.chunk",
+            "created": last.get("created", now()),
+            "model": last.get("model", app_config.APP_NAME),
+            "choices": [],
+            "custom_outputs": {"trace_id": trace_id},
+        }
 
 
-def reduce_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
-    text: list[str] = []
-    calls: dict[str, dict[str, Any]] = {}
-    finish_reason = "stop"
-    for chunk in chunks:
-        for choice in chunk.get("choices", []):
-            delta = choice.get("delta") or {}
-            finish_reason = choice.get("finish_reason") or finish_reason
-            if delta.get("role") == "tool":
-                call_id = delta.get("tool_call_id", "")
-                calls.setdefault(call_id, {"id": call_id, "name": delta.get("name")})["output"] = delta.get("content")
-                continue
-            text.append(delta.get("content") or "")
-            for call in delta.get("tool_calls") or []:
-                function = call.get("function", {})
-                calls[call["id"]] = {
-                    "id": call["id"],
-                    "name": function.get("name"),
-                    "arguments": function.get("arguments"),
-                }
-    first = chunks[0] if chunks else {}
-    response: dict[str, Any] = {
-        "id": first.get("id", new_id("chatcmpl")),
-        "object": "chat.completion",
-        "created": first.get("created", int(time.time())),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "finish_reason": finish_reason}
-        ],
-    }
-    if calls:
-        response["custom_outputs"] = {"tool_calls": list(calls.values())}
-    return response
+def _from_dict(cls: type[_Dataclass], payload: JsonDict) -> _Dataclass:
+    """MLflow's `from_dict` (untyped), which validates while it builds."""
+    return cast(_Dataclass, cls.from_dict(payload))  # type: ignore[attr-defined]
 
 
-async def collect(events: AsyncIterator[AgentEvent]) -> ChatCompletionResponse:
-    return ChatCompletionResponse.from_dict(await collect_with(stream_chunks, reduce_chunks, events))
+def _to_dict(payload: object) -> JsonDict:
+    return cast(JsonDict, payload.to_dict())  # type: ignore[attr-defined]
 
 
-def check_response(result: Any) -> dict[str, Any]:
-    if isinstance(result, ChatCompletionResponse):
-        return result.to_dict()
-    ChatCompletionResponse.from_dict(to_json_dict(result))
-    return result
+def _include_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
-def check_chunk(chunk: Any) -> dict[str, Any]:
-    if isinstance(chunk, ChatCompletionChunk):
-        return chunk.to_dict()
-    ChatCompletionChunk.from_dict(to_json_dict(chunk))
-    return chunk  # sent as written: MLflow's dump would drop the tool call `index` OpenAI clients need
+def _with_model(payload: JsonDict, body: Mapping[str, Any]) -> JsonDict:
+    """`model` as the client named it (OpenAI clients check it), else the app's name."""
+    model = body.get("model")
+    return {**payload, "model": model} if isinstance(model, str) and model else payload
 
 
-SPEC = TaskTypeSpec(TASK_TYPE, parse_request, check_response, check_chunk, reduce_chunks)
+PROTOCOL = ChatCompletionsProtocol()
+TASK_TYPE = PROTOCOL.task_type
+Request = ChatCompletionRequest
+Response = ChatCompletionResponse
+Chunk = JsonDict  # a chat.completion.chunk, checked against MLflow's ChatCompletionChunk
+parse_request = PROTOCOL.parse_request
+to_chat_messages = PROTOCOL.to_chat_messages
+stream_chunks = PROTOCOL.stream_chunks
+collect = PROTOCOL.collect

@@ -73,11 +73,14 @@ export function errorMessage(frame: unknown): string | undefined {
   return typeof inner === "string" ? inner : JSON.stringify(error);
 }
 
-/** The trace id of the frame `{"trace_id": "tr-..."}` sent just before `[DONE]`. */
+/** The trace id sent just before `[DONE]`: a bare `{"trace_id": "tr-..."}` frame (Responses), or a
+ * last chunk's `custom_outputs.trace_id` (the chat task types, whose parsers need chunk-shaped frames). */
 export function traceIdOf(frame: unknown): string | undefined {
   if (typeof frame !== "object" || frame === null) return undefined;
-  const { trace_id: traceId } = frame as { trace_id?: unknown };
-  return typeof traceId === "string" && Object.keys(frame).length === 1 ? traceId : undefined;
+  const { trace_id: traceId, custom_outputs: outputs } = frame as { trace_id?: unknown; custom_outputs?: unknown };
+  if (typeof traceId === "string" && Object.keys(frame).length === 1) return traceId;
+  const nested = (outputs as { trace_id?: unknown } | null | undefined)?.trace_id;
+  return typeof nested === "string" ? nested : undefined;
 }
 
 async function errorOf(response: Response): Promise<AgentError> {

@@ -1,4 +1,6 @@
-// Task type agent/v1/chat: OpenAI ChatCompletions-style chunks.
+// Task type agent/v1/chat: OpenAI ChatCompletions-style chunks. Tools the server ran arrive in
+// `custom_outputs` ({"tool_call"} then {"tool_result"}); `delta.tool_calls` are read too, for agents
+// that stream OpenAI-style tool-call deltas.
 import type { Turn } from "../types";
 import { isObject, list, PartList, plainMessages, str, type Protocol, type StreamParser } from "./protocol";
 
@@ -17,6 +19,15 @@ export const chatCompletions: Protocol = {
       },
       push(chunk: unknown) {
         if (!isObject(chunk)) return;
+        const activity = isObject(chunk.custom_outputs) ? chunk.custom_outputs : {};
+        if (isObject(activity.tool_call)) {
+          const call = activity.tool_call;
+          out.addToolCall(str(call.id) ?? out.newId("call"), str(call.name) ?? "", str(call.arguments) ?? "");
+        }
+        if (isObject(activity.tool_result)) {
+          const result = activity.tool_result;
+          out.setToolOutput(str(result.output) ?? "", str(result.id), str(result.name));
+        }
         for (const choice of list(chunk.choices)) {
           if (!isObject(choice) || !isObject(choice.delta)) continue;
           const delta = choice.delta;

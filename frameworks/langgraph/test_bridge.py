@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import AIMessage, ToolMessage
 
 from agent_server.events import ToolCall, ToolResult
-from agent_server.langchain_bridge import _finished
+from agent_server.langgraph_bridge import _finished
 
 
 def test_a_model_message_with_tool_calls_becomes_tool_call_events() -> None:

@@ -4,15 +4,15 @@
   (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
 - `message_history()`: the conversation (chat messages) as pydantic-ai messages, earlier tool
   calls and their results included.
-- `agent_events()`: `Agent.run_stream_events` events as TextDelta / ToolCall / ToolResult.
-- `mcp_pydantic_tools()`: MCP server tools (agent_server.mcp_tools) as pydantic-ai tools.
+- `agent_events()`: `Agent.run_stream_events` events as TextDelta / ToolCall / ToolResult / Usage.
+- `remote_toolset()`: remote tools (such as MCP server tools) as a pydantic-ai toolset for one run.
 - `trace_to_mlflow()`: MLflow's pydantic-ai autolog; spans nest under the server's span.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,14 +34,17 @@ from pydantic_ai.messages import (
     ToolReturnPart,
     UserPromptPart,
 )
+from pydantic_ai.models import Model
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.run import AgentRunResultEvent
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
+from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage, function_calls
 from agent_server.llm import openai_client
-from agent_server.mcp_tools import McpTool
-from agent_server.protocols.spec import text_of
+from agent_server.protocols.base import text_of
+from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
 
@@ -55,26 +58,36 @@ def message_history(messages: list[ChatMessage]) -> list[ModelMessage]:
     history: list[ModelMessage] = []
     tool_names: dict[str, str] = {}
     for message in messages:
-        role, text = message.get("role"), text_of(message.get("content"))
-        if role == "assistant":
+        text = text_of(message.get("content"))
+        if message["role"] == "assistant":
             parts: list[Any] = [TextPart(text)] if text else []
-            for call in message.get("tool_calls") or []:
+            for call in function_calls(message):
                 tool_names[call["id"]] = call["function"]["name"]
                 parts.append(ToolCallPart(call["function"]["name"], call["function"].get("arguments"), call["id"]))
             history.append(ModelResponse(parts=parts))
-        elif role == "tool":
+        elif message["role"] == "tool":
             call_id = message["tool_call_id"]
             history.append(ModelRequest(parts=[ToolReturnPart(tool_names.get(call_id, ""), text, call_id)]))
-        elif role in ("system", "developer"):
+        elif message["role"] in ("system", "developer"):
             history.append(ModelRequest(parts=[SystemPromptPart(text)]))
         else:
             history.append(ModelRequest(parts=[UserPromptPart(text)]))
     return history
 
 
-async def agent_events(agent: Agent[Any, Any], messages: list[ChatMessage]) -> AsyncIterator[AgentEvent]:
-    """Run `agent` on the conversation: text as it streams, each tool call and its result."""
-    async with _model_errors_unwrapped(), agent.run_stream_events(message_history=message_history(messages)) as events:
+async def agent_events(
+    agent: Agent[Any, Any],
+    model: Model,
+    messages: list[ChatMessage],
+    toolsets: Sequence[AbstractToolset[Any]] = (),
+) -> AsyncIterator[AgentEvent]:
+    """Run `agent` with `model` (and extra `toolsets`) on the conversation: text as it streams, each
+    tool call and its result, and the tokens used."""
+    history = message_history(messages)
+    async with (
+        _model_errors_unwrapped(),
+        agent.run_stream_events(message_history=history, model=model, toolsets=toolsets) as events,
+    ):
         async for event in events:
             if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
                 yield TextDelta(event.part.content)
@@ -87,6 +100,9 @@ async def agent_events(agent: Agent[Any, Any], messages: list[ChatMessage]) -> A
             elif isinstance(event, FunctionToolResultEvent):
                 result = event.part
                 yield ToolResult(result.tool_call_id, result.tool_name, result.model_response_str())
+            elif isinstance(event, AgentRunResultEvent):
+                usage = event.result.usage
+                yield Usage(usage.input_tokens, usage.output_tokens)
 
 
 @asynccontextmanager
@@ -100,11 +116,13 @@ async def _model_errors_unwrapped() -> AsyncIterator[None]:
         raise
 
 
-def mcp_pydantic_tools(tools: list[McpTool]) -> list[Tool[Any]]:
-    return [Tool.from_schema(_caller(tool), tool.name, tool.description, tool.input_schema) for tool in tools]
+def remote_toolset(tools: Sequence[RemoteTool]) -> FunctionToolset[Any]:
+    return FunctionToolset(
+        [Tool.from_schema(_caller(tool), tool.name, tool.description, tool.input_schema) for tool in tools]
+    )
 
 
-def _caller(tool: McpTool) -> Any:
+def _caller(tool: RemoteTool) -> Any:
     async def call(**arguments: Any) -> str:
         return await tool.call(arguments)
 

@@ -4,8 +4,8 @@
   (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
 - `input_items()`: the conversation (chat messages) as the SDK's input items, earlier tool
   calls and their results included.
-- `agent_events()`: `Runner.run_streamed` events as TextDelta / ToolCall / ToolResult.
-- `mcp_function_tools()`: MCP server tools (agent_server.mcp_tools) as SDK function tools.
+- `agent_events()`: `Runner.run_streamed` events as TextDelta / ToolCall / ToolResult / Usage.
+- `remote_tools()`: remote tools (such as MCP server tools) as SDK function tools.
 - `trace_to_mlflow()`: agent, model and tool spans to MLflow; nothing is exported to OpenAI.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agents import FunctionTool, OpenAIChatCompletionsModel, RunResultStreaming, set_tracing_disabled
@@ -21,10 +21,10 @@ from agents.items import TResponseInputItem
 from agents.tool_context import ToolContext
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
+from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage, function_calls
 from agent_server.llm import openai_client
-from agent_server.mcp_tools import McpTool
-from agent_server.protocols.spec import text_of
+from agent_server.protocols.base import text_of
+from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
 
@@ -37,15 +37,15 @@ def chat_model() -> OpenAIChatCompletionsModel:
 def input_items(messages: list[ChatMessage]) -> list[TResponseInputItem]:
     items: list[Any] = []
     for message in messages:
-        role = message.get("role")
-        if role == "tool":
+        if message["role"] == "tool":
             output = text_of(message["content"])
             items.append({"type": "function_call_output", "call_id": message["tool_call_id"], "output": output})
             continue
+        calls = function_calls(message)
         text = text_of(message.get("content"))
-        if text or not message.get("tool_calls"):
-            items.append({"role": role, "content": text})
-        for call in message.get("tool_calls") or []:
+        if text or not calls:
+            items.append({"role": message["role"], "content": text})
+        for call in calls:
             function = call["function"]
             items.append(
                 {
@@ -66,6 +66,9 @@ async def agent_events(result: RunResultStreaming) -> AsyncIterator[AgentEvent]:
             if event.type == "raw_response_event":
                 if event.data.type == "response.output_text.delta" and event.data.delta:
                     yield TextDelta(event.data.delta)
+                elif event.data.type == "response.completed" and event.data.response.usage:
+                    usage = event.data.response.usage
+                    yield Usage(usage.input_tokens, usage.output_tokens)
             elif event.type == "run_item_stream_event" and event.name == "tool_called":
                 call = event.item.raw_item
                 call_id, name = _field(call, "call_id"), _field(call, "name")
@@ -84,20 +87,20 @@ def _field(item: Any, name: str) -> str:
     return str(item.get(name, "") if isinstance(item, dict) else getattr(item, name, ""))
 
 
-def mcp_function_tools(tools: list[McpTool]) -> list[FunctionTool]:
+def remote_tools(tools: Sequence[RemoteTool]) -> list[FunctionTool]:
     return [
         FunctionTool(
             name=tool.name,
             description=tool.description,
             params_json_schema=tool.input_schema,
             on_invoke_tool=_invoker(tool),
-            strict_json_schema=False,  # MCP schemas are not written for OpenAI's strict mode
+            strict_json_schema=False,  # remote schemas are not written for OpenAI's strict mode
         )
         for tool in tools
     ]
 
 
-def _invoker(tool: McpTool) -> Any:
+def _invoker(tool: RemoteTool) -> Any:
     async def invoke(_: ToolContext[Any], arguments: str) -> str:
         return await tool.call(json.loads(arguments or "{}"))
 

@@ -1,10 +1,11 @@
 """LangGraph / LangChain on a Databricks serving endpoint, speaking agent_server's events.
 
+- `ModelContext`: the graph's runtime context: the model a run calls, tools bound.
 - `chat_model()`: a LangChain `ChatOpenAI` on the endpoint's OpenAI-compatible API, through the
   same client (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
 - `agent_events()`: runs a compiled graph on the conversation (chat messages, earlier tool calls
-  included) and turns its stream into TextDelta / ToolCall / ToolResult.
-- `mcp_langchain_tools()`: MCP server tools (agent_server.mcp_tools) as LangChain tools.
+  included) and turns its stream into TextDelta / ToolCall / ToolResult / Usage.
+- `remote_tools()`: remote tools (such as MCP server tools) as LangChain tools.
 - `trace_to_mlflow()`: MLflow's LangChain autolog; spans nest under the server's span.
 """
 
@@ -12,36 +13,55 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage, convert_to_messages
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage, convert_to_messages
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool, StructuredTool
 from langchain_openai import ChatOpenAI
 from langgraph.graph.state import CompiledStateGraph
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
+from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.llm import openai_client
-from agent_server.mcp_tools import McpTool
+from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """What a run of the graph gets besides its state: the model (made per run, so it uses the
+    current model client and credentials) with the tools bound."""
+
+    model: Runnable[LanguageModelInput, BaseMessage]
 
 
 def chat_model() -> ChatOpenAI:
     """The configured serving endpoint, called with the chat-completions API."""
     client = openai_client()
-    return ChatOpenAI(model=llm_endpoint(), root_async_client=client, async_client=client.chat.completions)
+    return ChatOpenAI(
+        model=llm_endpoint(), root_async_client=client, async_client=client.chat.completions, stream_usage=True
+    )
 
 
-async def agent_events(graph: CompiledStateGraph[Any], messages: list[ChatMessage]) -> AsyncIterator[AgentEvent]:
+async def agent_events(
+    graph: CompiledStateGraph[Any, ModelContext], messages: list[ChatMessage], context: ModelContext
+) -> AsyncIterator[AgentEvent]:
     """Model tokens as they stream; each tool call when the model makes it, and its result."""
-    state = {"messages": convert_to_messages(messages)}
-    async for mode, payload in graph.astream(state, stream_mode=["messages", "updates"]):
+    state = {"messages": convert_to_messages(cast(list[dict[str, Any]], messages))}
+    async for item in graph.astream(state, context=context, stream_mode=["messages", "updates"]):
+        mode, payload = cast(tuple[str, Any], item)
         if mode == "messages":
             chunk, _ = payload
-            if isinstance(chunk, AIMessageChunk) and chunk.text:
-                yield TextDelta(chunk.text)
+            if isinstance(chunk, AIMessageChunk):
+                if chunk.text:
+                    yield TextDelta(chunk.text)
+                if chunk.usage_metadata:
+                    yield Usage(chunk.usage_metadata["input_tokens"], chunk.usage_metadata["output_tokens"])
             continue
         for update in payload.values():
             for message in (update or {}).get("messages", []):
@@ -59,7 +79,7 @@ def _finished(message: Any) -> list[AgentEvent]:
     return []
 
 
-def mcp_langchain_tools(tools: list[McpTool]) -> list[BaseTool]:
+def remote_tools(tools: Sequence[RemoteTool]) -> list[BaseTool]:
     return [
         StructuredTool(
             name=tool.name, description=tool.description, args_schema=tool.input_schema, coroutine=_caller(tool)
@@ -68,7 +88,7 @@ def mcp_langchain_tools(tools: list[McpTool]) -> list[BaseTool]:
     ]
 
 
-def _caller(tool: McpTool) -> Any:
+def _caller(tool: RemoteTool) -> Any:
     async def call(**arguments: Any) -> str:
         return await tool.call(arguments)
 
