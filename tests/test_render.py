@@ -87,10 +87,11 @@ def test_python_version_is_applied(python_version: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        ("project_name=My Agent", "not a valid Databricks App name"),
-        ("project_name=a-name-that-is-much-longer-than-thirty", "not a valid Databricks App name"),
-        ("project_name=ends-with-", "not a valid Databricks App name"),
-        ("llm_endpoint=has spaces", "not a serving endpoint name"),
+        ("project_name=My Agent", "project_name': use a-z, 0-9, '-' (e.g. my-agent)"),
+        ("project_name=a-name-that-is-much-longer-than-thirty", "project_name': use a-z, 0-9, '-'"),
+        ("project_name=ends-with-", "project_name': use a-z, 0-9, '-'"),
+        ("project_name=my-agent\n", "project_name': use a-z, 0-9, '-'"),
+        ("llm_endpoint=has spaces", "llm_endpoint': use a serving endpoint name"),
         ("task_type=soap", "soap"),
         ("ui=vue", "vue"),
     ],

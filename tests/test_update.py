@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -234,6 +235,44 @@ def test_check_update_sees_the_new_release(template_repo: TemplateRepo, tmp_path
         "current_version": template_repo.old.removeprefix("v"),
         "latest_version": template_repo.new.removeprefix("v"),
     }
+
+
+def readme_command_1() -> str:
+    """The `copier copy` of the README's command 1 ("Two commands"), exactly as written there."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"^# 1\. .*\n(uvx copier copy .*)$", readme, re.MULTILINE)
+    assert found, "README.md has no command 1: a '# 1. ...' line followed by 'uvx copier copy ...'"
+    return found.group(1).split(" && ")[0]
+
+
+def test_app_rendered_by_the_readme_command_takes_updates(tmp_path: Path) -> None:
+    """README command 1, run in a clone of this repository, records a source that `copier update`
+    finds later (with `.` it recorded `_src_path: .`, and the update failed: "Unknown revision"). The
+    command runs in bash as written, with `uvx copier` standing for this environment's copier and
+    the destination moved into tmp_path; then the clone gets a new release and the app takes it."""
+    clone = make_template_repo(tmp_path / "clone")
+    command = readme_command_1()
+    assert command.endswith(" /tmp/my-agent"), command
+    app = tmp_path / "my-agent"
+    uvx = f'uvx() {{ [ "$1" = copier ] || return 1; shift; {shlex.quote(sys.executable)} -m copier "$@"; }}'
+    run(["bash", "-c", f"{uvx}\n{command.removesuffix('/tmp/my-agent')}{shlex.quote(str(app))}"], clone.path)
+    assert answers(app)["_src_path"] == str(clone.path)
+    assert answers(app)["_commit"] == clone.new
+    commit_all(app, "generated")
+
+    major, minor, patch = clone.new.removeprefix("v").split(".")
+    release = f"v{major}.{minor}.{int(patch) + 1}"
+    readme = clone.path / "template/README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA line of the next release.\n")
+    git(clone.path, "commit", "--quiet", "--all", "-m", "the next release")
+    git(clone.path, "tag", release)
+
+    output = copier(app, "check-update", "--output-format", "json")
+    assert json.loads(output[output.index("{") :])["latest_version"] == release.removeprefix("v")
+    update(app)
+    assert_no_conflicts(app)
+    assert answers(app)["_commit"] == release
+    assert "A line of the next release." in (app / "README.md").read_text()
 
 
 def test_update_without_trust_refuses_and_changes_nothing(template_repo: TemplateRepo, tmp_path: Path) -> None:
