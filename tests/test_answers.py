@@ -439,7 +439,7 @@ def test_interactive_genie_asks_for_the_space_id_and_refuses_an_empty_one(termin
     assert "Traceback" not in terminal.screen_text
     recorded = yaml.safe_load((tmp_path / "app/.copier-answers.yml").read_text())
     assert recorded["mcp_servers"] == ["genie"] and recorded["mcp_genie_space_id"] == "01ef0123abcd"
-    assert '"genie/01ef0123abcd"' in (tmp_path / "app/src/agent_server/mcp_tools.py").read_text()
+    assert '"genie/01ef0123abcd"' in (tmp_path / "app/src/agent_server/app_config.py").read_text()
 
 
 def test_defaults_without_a_genie_space_id_are_refused(template: Path, tmp_path: Path) -> None:
