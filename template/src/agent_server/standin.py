@@ -37,6 +37,7 @@ from agent_server.events import AgentEvent, TextDelta, ToolCall
 from agent_server.openai_responses import response_object, to_openai_events
 from agent_server.protocols import responses as responses_protocol
 from agent_server.protocols.spec import new_id, text_of
+from agent_server.standin_rest import mount_rest
 
 try:
     from agent_server.standin_mcp import mount_mcp
@@ -182,6 +183,7 @@ class StandInWorkspace:
 
         if mount_mcp is not None:
             mount_mcp(app, self._authorized)
+        mount_rest(app, self._authorized)  # what `uv run agent-setup` asks (agent_server.standin_rest)
         return app
 
     def _reject(self, request: Request, body: dict[str, Any]) -> Response | None:
