@@ -22,8 +22,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def render(session: nox.Session) -> None:
-    """Render every valid combination in-process; answers, Jinja leftovers, YAML/TOML, ruff."""
-    session.run("pytest", "tests/test_render.py", "-n", "2", *session.posargs)
+    """Render every valid combination in-process (answers, Jinja leftovers, YAML/TOML, ruff); the deploy files."""
+    session.run("pytest", "tests/test_render.py", "tests/test_bundle.py", "-n", "2", *session.posargs)
 
 
 @nox.session
