@@ -320,3 +320,25 @@ def load_workflow(path: Path) -> dict[str, Any]:
 def test_no_workflows_without_github_actions(template_copy: Path, tmp_path: Path) -> None:
     app = render_deploy_files(template_copy, tmp_path / "app", github_actions=False)
     assert not (app / ".github").exists()
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec\nrm"}, "Give function names"),
+        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec, other"}, "Give function names"),
+        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": ""}, "Give index names"),
+        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": "docs_index\n"}, "Give index names"),
+        (
+            {"mcp_servers": ["genie"], "mcp_genie_space_id": "s1", "mcp_genie_warehouse_id": "ab-1"},
+            "Give the warehouse",
+        ),
+    ],
+)
+def test_deploy_answers_are_checked_whole(
+    answers: dict[str, Any], message: str, template_copy: Path, tmp_path: Path
+) -> None:
+    """A newline, a space or a stray character never reaches databricks.yml: the answer is refused."""
+    with pytest.raises(ValueError, match=message):
+        render_deploy_files(template_copy, tmp_path / "app", **answers)
+    assert not (tmp_path / "app" / "databricks.yml").exists()
