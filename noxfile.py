@@ -33,8 +33,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def render(session: nox.Session) -> None:
-    """Render every combination in-process: answers, Jinja leftovers, YAML/TOML, ruff, imports, hostile answers."""
-    session.run("pytest", "tests/test_render.py", "tests/test_answers.py", "-n", "2", *session.posargs)
+    """Render every combination in-process: answers, Jinja leftovers, YAML/TOML, ruff, imports, hostile
+    answers, and the deploy files (bundle schema, databricks-bundles, app.yaml)."""
+    session.run(
+        "pytest", "tests/test_render.py", "tests/test_answers.py", "tests/test_bundle.py", "-n", "2", *session.posargs
+    )
 
 
 @nox.session(name="smoke-all")

@@ -32,7 +32,11 @@ def test_combination_renders_clean(answers: dict[str, str], tmp_path: Path) -> N
 @pytest.mark.parametrize("framework", choices("agent_framework"))
 def test_every_mcp_server_renders_clean(framework: str, tmp_path: Path) -> None:
     answers = {"task_type": "chat_agent", "agent_framework": framework, "ui": "none"}
-    mcp = {"mcp_servers": choices("mcp_servers"), "mcp_genie_space_id": "01ef0123abcd"}
+    mcp = {
+        "mcp_servers": choices("mcp_servers"),
+        "mcp_genie_space_id": "01ef0123abcd",
+        "mcp_vector_search_indexes": "docs_index",
+    }
     app = render(tmp_path / "app", project_name="render-check", **answers, **mcp)
     check_rendered(app, {**answers, "mcp_servers": mcp["mcp_servers"]})
     assert '"genie/01ef0123abcd"' in (app / "src/agent_server/app_config.py").read_text()
