@@ -50,6 +50,9 @@ BASE = {
     "mcp_functions_schema": "hostile_cat.fn_schema",
     "mcp_vector_search_schema": "hostile_cat.vs_schema",
     "mcp_genie_space_id": "01efhostile0123",
+    "mcp_function_names": "hostile_fn,other_fn",
+    "mcp_vector_search_indexes": "hostile_index",
+    "mcp_genie_warehouse_id": "hostilewh0123",
     "mlflow_experiment": "/Users/me@example.com/hostile check",
 }
 # Every question is asked: all MCP servers on, the UI on. Frameworks and task types rotate.
@@ -137,6 +140,9 @@ ACCEPTED = {
     "mcp_functions_schema": set(),
     "mcp_vector_search_schema": set(),
     "mcp_genie_space_id": {"YAML/TOML look-alike"},
+    "mcp_function_names": {"YAML/TOML look-alike"},
+    "mcp_vector_search_indexes": {"YAML/TOML look-alike"},
+    "mcp_genie_warehouse_id": {"YAML/TOML look-alike", "empty"},
     "mlflow_experiment": {
         "empty",
         "path with injection",

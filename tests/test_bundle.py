@@ -32,7 +32,7 @@ from databricks.bundles.experiments import MlflowExperiment
 
 from combinations import ROOT, choices
 
-MCP_SERVERS = [value for value, _ in choices("mcp_servers")]
+MCP_SERVERS = choices("mcp_servers")
 MCP_ANSWERS = {
     "mcp_genie_space_id": "01ef0123abcd",
     "mcp_genie_warehouse_id": "a1b2c3d4e5",
@@ -325,13 +325,13 @@ def test_no_workflows_without_github_actions(template_copy: Path, tmp_path: Path
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
-        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec\nrm"}, "Give function names"),
-        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec, other"}, "Give function names"),
-        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": ""}, "Give index names"),
-        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": "docs_index\n"}, "Give index names"),
+        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec\nrm"}, "use function names"),
+        ({"mcp_servers": ["uc_functions"], "mcp_function_names": "python_exec, other"}, "use function names"),
+        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": ""}, "use index names"),
+        ({"mcp_servers": ["vector_search"], "mcp_vector_search_indexes": "docs_index\n"}, "use index names"),
         (
             {"mcp_servers": ["genie"], "mcp_genie_space_id": "s1", "mcp_genie_warehouse_id": "ab-1"},
-            "Give the warehouse",
+            "use the warehouse",
         ),
     ],
 )

@@ -1,4 +1,3 @@
-{% import 'fragments/deploy/app.jinja' as deploy with context %}
 """`uv run agent-setup`: check the Databricks workspace this app will use, then write `.env`.
 
 In order, each check failing with one message that says what to do, and exit status 1:
@@ -25,16 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from agent_server import app_config
+
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.core import Config
 
-APP_NAME = {{ project_name | tojson }}
-DEFAULT_LLM_ENDPOINT = {{ llm_endpoint | tojson }}
-DEFAULT_EXPERIMENT = {{ mlflow_experiment | tojson }}
-DEFAULT_MCP_SERVERS = {{ deploy.literal(deploy.mcp_paths | join(',')) | tojson }}
-FUNCTIONS: list[str] = {{ (mcp_function_names.split(',') if 'uc_functions' in mcp_servers else []) | tojson }}
-INDEXES: list[str] = {{ (mcp_vector_search_indexes.split(',') if 'vector_search' in mcp_servers else []) | tojson }}
 CONNECT_TIMEOUT_S = 5.0
 LOGIN_HINT = "run `databricks auth login --host https://<workspace>` then `uv run agent-setup --profile <profile>`"
 
@@ -64,15 +59,15 @@ def run(profile: str | None, env_file: Path) -> None:
     user = signed_in_user(client)
     done(f"signed in to {config.host} as {user} ({config.auth_type})")
 
-    endpoint = os.environ.get("LLM_ENDPOINT") or DEFAULT_LLM_ENDPOINT
+    endpoint = app_config.llm_endpoint()
     check_endpoint(client, endpoint)
     done(f"serving endpoint {endpoint} is READY and serves chat completions")
 
     experiment_id, experiment_name, created = experiment(client, user)
     done(f"MLflow experiment {experiment_name} (id {experiment_id}){' created' if created else ''}")
 
-    mcp_servers = os.environ.get("MCP_SERVERS", DEFAULT_MCP_SERVERS)
-    for checked in check_mcp_servers(client, [p.strip() for p in mcp_servers.split(",") if p.strip()]):
+    mcp_servers = app_config.mcp_servers()
+    for checked in check_mcp_servers(client, mcp_servers):
         done(checked)
 
     settings = credentials(config, profile) | {
@@ -81,10 +76,10 @@ def run(profile: str | None, env_file: Path) -> None:
         "MLFLOW_EXPERIMENT_ID": experiment_id,
     }
     if mcp_servers:
-        settings["MCP_SERVERS"] = mcp_servers
+        settings["MCP_SERVERS"] = ",".join(mcp_servers)
     write_env(env_file, settings)
     done(f"wrote {env_file} (git-ignored): `uv run agent-server` uses it")
-    if DEFAULT_EXPERIMENT:
+    if app_config.DEFAULT_EXPERIMENT:
         overrides = save_bundle_variable(Path(".databricks/bundle/dev/variable-overrides.json"), experiment_id)
         done(f"saved mlflow_experiment_id={experiment_id} for `databricks bundle deploy` in {overrides}")
 
@@ -182,7 +177,11 @@ def experiment(client: WorkspaceClient, user: str) -> tuple[str, str, bool]:
         except NotFound:
             raise SetupError(f"unset MLFLOW_EXPERIMENT_ID or fix it: no experiment has id {experiment_id}.") from None
         return experiment_id, found.name if found and found.name else "?", False
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT or f"/Users/{user}/{APP_NAME}"
+    name = (
+        os.environ.get("MLFLOW_EXPERIMENT_NAME")
+        or app_config.DEFAULT_EXPERIMENT
+        or f"/Users/{user}/{app_config.APP_NAME}"
+    )
     try:
         existing = client.experiments.get_by_name(name).experiment
         if existing and existing.experiment_id:
@@ -193,8 +192,9 @@ def experiment(client: WorkspaceClient, user: str) -> tuple[str, str, bool]:
         created = client.experiments.create_experiment(name)
     except PermissionDenied:
         folder = name.rsplit("/", 1)[0] or "/"
+        example = f"/Users/{user}/{app_config.APP_NAME}"
         raise SetupError(
-            f"set MLFLOW_EXPERIMENT_NAME to a path you may write (e.g. /Users/{user}/{APP_NAME}), or ask for "
+            f"set MLFLOW_EXPERIMENT_NAME to a path you may write (e.g. {example}), or ask for "
             f"CAN_MANAGE on {folder}: you may not create the experiment {name}."
         ) from None
     return created.experiment_id or "?", name, True
@@ -216,10 +216,12 @@ def check_mcp_servers(client: WorkspaceClient, paths: list[str]) -> list[str]:
             lookups = [("Genie space", rest)]
         elif kind == "functions":
             schema = rest.replace("/", ".")
-            lookups = [("Unity Catalog schema", schema)] + [("function", f"{schema}.{f}") for f in FUNCTIONS]
+            lookups = [("Unity Catalog schema", schema)] + [
+                ("function", f"{schema}.{f}") for f in app_config.MCP_FUNCTIONS
+            ]
         elif kind == "vector-search":
             schema = rest.replace("/", ".")
-            lookups = [("Vector Search index", f"{schema}.{index}") for index in INDEXES]
+            lookups = [("Vector Search index", f"{schema}.{index}") for index in app_config.MCP_INDEXES]
         for what, name in lookups:
             try:
                 lookup(client, what, name)
