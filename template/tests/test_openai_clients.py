@@ -78,9 +78,13 @@ def test_chat_completions_create(openai_client: OpenAI) -> None:
 
 
 def test_chat_completions_stream(openai_client: OpenAI) -> None:
+    # Many clients ask for usage; a chunk without choices is then the one that carries it.
     chunks = list(
         openai_client.chat.completions.create(
-            model="agent", messages=[{"role": "user", "content": QUESTION}], stream=True
+            model="agent",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
         )
     )
     assert {chunk.id for chunk in chunks} == {chunks[0].id}, "one completion id for every chunk"
@@ -88,6 +92,7 @@ def test_chat_completions_stream(openai_client: OpenAI) -> None:
         assert chunk.object == "chat.completion.chunk", chunk
         assert isinstance(chunk.created, int) and chunk.model == "agent", chunk
         assert chunk.choices is not None, f"a chunk a chat client cannot read: {chunk}"
+        assert chunk.choices or chunk.usage, f"a chunk with neither choices nor usage: {chunk}"
     deltas = [choice.delta for chunk in chunks for choice in chunk.choices]
     assert deltas[0].role == "assistant"
     assert [delta.role for delta in deltas if delta.role] == ["assistant"], "role once, on the first delta"
