@@ -372,3 +372,5 @@ def test_vercel_ai_sdk_with_databricks_provider(harness: Path, app: App, route: 
     assert_tool_parts(kind, "stream", stream["toolParts"], stream["text"])
     assert follow_up is not None and follow_up["error"] is None, shown
     assert_answer(follow_up["text"], turn=2)  # the history the SDK sent back was understood
+    if headers:  # the trace id, where the chat UI reads it to attach feedback to the trace
+        assert len(generated["traceIds"]) == 1 and len(stream["traceIds"]) == 1, shown

@@ -8,7 +8,9 @@
 // --route sends the kind's requests to that path of the app instead of the provider's own
 // (`formatUrl`, as the chat UI's API-proxy mode does). --local-tools turns the provider's
 // `useRemoteToolCalling` off (the chat UI turns it on). Each run does `generateText`,
-// `streamText`, and a second `generateText` turn that sends the first answer back as history.
+// `streamText`, and a second `generateText` turn that sends the first answer back as history;
+// trace ids are read where Databricks' chat UI reads them (a raw `{"trace_id"}` stream frame,
+// `metadata.trace_id` of a whole response).
 // The process exits 0 whatever the app answered: failures are in the JSON, for the test to show.
 
 import { parseArgs } from "node:util";
@@ -101,17 +103,20 @@ async function generate(messages) {
       finishReason: result.finishReason,
       toolParts: result.content.filter((part) => TOOL_PARTS.has(part.type)).map(describePart),
       warnings: result.warnings ?? [],
+      traceIds: [result.response.body?.metadata?.trace_id].filter(Boolean),
       error: null,
       messages: result.response.messages,
     };
   } catch (error) {
-    return { text: null, finishReason: null, toolParts: [], warnings: [], error: describeError(error), messages: [] };
+    const failed = { text: null, finishReason: null, toolParts: [], warnings: [], traceIds: [] };
+    return { ...failed, error: describeError(error), messages: [] };
   }
 }
 
 async function stream(messages) {
   const errors = [];
   const parts = [];
+  const traceIds = [];
   let text = "";
   let finishReason = null;
   try {
@@ -119,18 +124,20 @@ async function stream(messages) {
       model,
       messages,
       abortSignal: AbortSignal.timeout(TIMEOUT_MS),
+      includeRawChunks: true, // the chat UI reads MLflow's `{"trace_id": ...}` frame from these
       onError: () => {}, // errors are read from the stream's parts below
     });
     for await (const part of result.fullStream) {
       if (part.type === "text-delta") text += part.text;
       else if (part.type === "error") errors.push(describeError(part.error));
       else if (part.type === "finish") finishReason = part.finishReason;
+      else if (part.type === "raw" && part.rawValue?.trace_id) traceIds.push(part.rawValue.trace_id);
       if (TOOL_PARTS.has(part.type)) parts.push(describePart(part));
     }
   } catch (error) {
     errors.push(describeError(error));
   }
-  return { text, finishReason, toolParts: parts, errors };
+  return { text, finishReason, toolParts: parts, traceIds, errors };
 }
 
 const question = [{ role: "user", content: args.prompt }];
