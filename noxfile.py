@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from combinations import combinations, combo_id
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "render", "smoke-all", "ui", "update"]
+nox.options.sessions = ["lint", "render", "smoke-all", "ui", "update", "clients"]
 nox.options.error_on_missing_interpreters = True
 
+TASK_TYPES = ["responses", "chat_completions", "chat_agent"]
 COMBINATION_IDS = [combo_id(answers) for answers in combinations()]
 SMOKE_TEST = "tests/test_smoke.py::test_combination_installs_passes_its_tests_and_answers"
 
@@ -63,3 +64,10 @@ def ui(session: nox.Session) -> None:
 def update(session: nox.Session) -> None:
     """copier update: a v0.1.0 app with user edits updates to the working tree; migration; option switches."""
     session.run("pytest", "tests/test_update.py", "-n", "2", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+@nox.parametrize("task_type", TASK_TYPES, ids=TASK_TYPES)
+def clients(session: nox.Session, task_type: str) -> None:
+    """A --demo app of one task type judged by OpenAI SDK, LangChain, databricks-openai and the Vercel AI SDK."""
+    session.run("pytest", "tests/test_clients.py", "-k", f"{task_type}-app", "-v", "--durations=0", *session.posargs)

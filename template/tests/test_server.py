@@ -15,7 +15,6 @@ from agent import TASK_TYPE
 from agent_server.standin import StandInWorkspace, free_port
 from conftest import RunningApp, start_app
 from payloads import (
-    RESPONSES,
     answer_text,
     check_chunk,
     check_response,
@@ -169,20 +168,6 @@ def test_client_disconnect_cancels_the_agent(client: httpx.Client, app: RunningA
             return
         time.sleep(0.2)
     raise AssertionError("the cancelled request left no trace")
-
-
-@pytest.mark.skipif(TASK_TYPE != RESPONSES, reason="/responses exists for the Responses task type")
-def test_openai_sdk_responses_create_and_stream(app: RunningApp) -> None:
-    from openai import OpenAI
-
-    client = OpenAI(base_url=app.url, api_key="unused")
-    created = client.responses.create(model="agent", input="What time is it?")
-    assert TOOL_ANSWER.search(created.output_text)
-    with client.responses.stream(model="agent", input="What time is it?") as events:
-        deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
-        final = events.get_final_response()
-    assert TOOL_ANSWER.search("".join(deltas))
-    assert TOOL_ANSWER.search(final.output_text)
 
 
 def test_no_credentials_fails_fast_with_what_to_set(tmp_path: Path) -> None:
