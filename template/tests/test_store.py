@@ -8,8 +8,8 @@ import time
 import pytest
 
 from agent_server.store import NotFound, ResponseClosed, Store
-from postgres_server import postgres  # noqa: F401 - fixture
-from store_backends import backend, store, store_env  # noqa: F401 - fixtures
+
+pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 REQUEST = {"input": [{"role": "user", "content": "hello"}], "background": True}

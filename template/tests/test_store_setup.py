@@ -15,8 +15,8 @@ from agent_server import app_config
 from agent_server.store import StoreConfigError, StoreUnavailable, open_store, settings_from_env
 from agent_server.store.migrate import VERSION_TABLE, head_revision
 from agent_server.store.schema import metadata
-from postgres_server import postgres  # noqa: F401 - fixture
-from store_backends import backend, store_env  # noqa: F401 - fixtures
+
+pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 
 
 def test_the_default_is_an_sqlite_file_in_the_app_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

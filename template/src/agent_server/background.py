@@ -31,6 +31,7 @@ Shutting down: runs get `shutdown_grace_seconds` to finish; the rest are stopped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -102,6 +103,7 @@ class BackgroundRuns:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._runs: dict[str, _Run] = {}
         self._maintenance: asyncio.Task[None] | None = None
+        self._submitted = asyncio.Event()  # wakes the idle maintenance loop: a run needs watching now
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -142,6 +144,7 @@ class BackgroundRuns:
         self._runs[response_id] = _Run(task)
         task.add_done_callback(lambda _: self._runs.pop(response_id, None))
         self._ensure_maintenance()
+        self._submitted.set()
         return claimed
 
     def is_running(self, response_id: str) -> bool:
@@ -244,7 +247,9 @@ class BackgroundRuns:
             except Exception as exc:  # noqa: BLE001 - the store may be unreachable for a moment: retry
                 logger.warning("Background maintenance failed (will retry): %s", exc)
             pause = self.cancel_poll_seconds if self._runs else max(next_sweep - time.monotonic(), 0.05)
-            await asyncio.sleep(pause)
+            self._submitted.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._submitted.wait(), pause)
 
 
 class _EventWriter:

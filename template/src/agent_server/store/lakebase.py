@@ -87,7 +87,7 @@ class LakebaseCredentials:
             kind, name = self._resolved(client)
             if kind == "endpoint":
                 credential: Any = client.postgres.generate_database_credential(endpoint=name)
-                expiry = credential.expire_time.ToDatetime().timestamp() if credential.expire_time else None
+                expiry = float(credential.expire_time.ToSeconds()) if credential.expire_time else None
             else:
                 credential = client.database.generate_database_credential(
                     request_id=str(uuid.uuid4()), instance_names=[name]
