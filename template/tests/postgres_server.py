@@ -81,7 +81,8 @@ def _as_server_user(command: list[str]) -> list[str]:
     return command
 
 
-def start_postgres(bin_dir: Path) -> PostgresServer:
+def start_postgres(bin_dir: Path, *, durable: bool = False) -> PostgresServer:
+    """A new cluster; `durable` keeps fsync on (benchmarks), tests run without it."""
     root = Path(tempfile.mkdtemp(prefix="agent-store-pg-"))
     data_dir, log = root / "data", root / "server.log"
     if os.name == "posix" and os.geteuid() == 0:
@@ -97,7 +98,9 @@ def start_postgres(bin_dir: Path) -> PostgresServer:
     )
     (data_dir / "pg_hba.conf").write_text(PG_HBA)
     port = free_port()
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off -c max_connections=200"
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off"
     started = subprocess.run(
         run([str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-o", options, "-w", "-t", "60", "start"]),
         capture_output=True,

@@ -24,6 +24,10 @@ async def test_a_response_records_its_events_and_its_outcome(store: Store) -> No
     assert [e.sequence_number for e in first + more] == [0, 1, 2]
     assert first[0].data == {"type": "response.created", "sequence_number": 0}, "the store numbers events"
     assert [e.data["type"] for e in await store.read_events(created.id, ALICE, after=0)] == ["a", "b"]
+    wire = {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "delta": "hé 👋"}
+    await store.append_events(created.id, [wire])
+    replayed = (await store.read_events(created.id, ALICE, after=2))[0].data
+    assert list(replayed.items()) == [*wire.items(), ("sequence_number", 3)], "replayed as written, keys in order"
 
     output = [{"type": "message", "content": [{"type": "output_text", "text": "hi"}]}]
     assert await store.finish_response(created.id, "completed", output=output)
@@ -32,7 +36,7 @@ async def test_a_response_records_its_events_and_its_outcome(store: Store) -> No
     assert (finished.status, finished.output, finished.event_count, finished.request) == (
         "completed",
         output,
-        3,
+        4,
         REQUEST,
     )
     assert not await store.finish_response(created.id, "failed"), "a finished response stays finished"
@@ -222,12 +226,11 @@ async def test_a_run_is_claimed_once_and_its_lease_expires_without_renewal(store
 
 async def test_a_queued_response_nobody_claims_is_failed_after_a_while(store: Store) -> None:
     orphan = await store.create_response(ALICE, REQUEST, background=True)
-    foreground = await store.create_response(ALICE, {"input": "x"}, status="queued")
     error = {"code": "server_error", "message": "never started"}
     assert await store.fail_abandoned(error, unclaimed_after=60) == []
     await asyncio.sleep(0.05)
-    assert await store.fail_abandoned(error, unclaimed_after=0.01) == [orphan.id], "only background ones"
-    assert (await store.get_response(foreground.id, ALICE)).status == "queued"  # type: ignore[union-attr]
+    assert await store.fail_abandoned(error, unclaimed_after=0.01) == [orphan.id]
+    assert (await store.get_response(orphan.id, ALICE)).error == error  # type: ignore[union-attr]
 
 
 async def test_times_are_epoch_seconds(store: Store) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from agent_server import app_config
 from agent_server.store import StoreConfigError, StoreUnavailable, open_store, settings_from_env
-from agent_server.store.migrate import VERSION_TABLE, head_revision
+from agent_server.store.migrate import VERSION_TABLE, alembic_config, revisions
 from agent_server.store.schema import metadata
 
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
@@ -108,7 +109,7 @@ async def test_the_migrated_schema_matches_the_tables_the_code_uses(store_env: d
         async with store.engine.connect() as connection:
             assert await connection.run_sync(differences) == []
             version = await connection.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))
-        assert version == head_revision()
+        assert version == revisions()[-1]
     finally:
         await store.close()
     again = await open_store(settings_from_env(store_env))
@@ -138,3 +139,20 @@ async def test_a_postgres_that_never_answers_fails_within_the_connect_timeout() 
         )
         with pytest.raises(StoreUnavailable, match="AGENT_STORE_URL"):  # not TimeoutError: the app's own bound
             await asyncio.wait_for(open_store(settings), timeout=60)
+
+
+async def test_a_schema_from_a_newer_app_version_is_refused_with_an_explanation(store_env: dict[str, str]) -> None:
+    store = await open_store(settings_from_env(store_env))
+    async with store.engine.begin() as connection:
+        await connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    await store.close()
+    with pytest.raises(StoreUnavailable, match="revision 9999, which this version of the app does not know"):
+        await open_store(settings_from_env(store_env))
+
+
+def test_revisions_form_one_line_numbered_in_order() -> None:
+    """The store finds the newest revision by its number, without Alembic: the numbers must agree with Alembic."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    chain = [script.revision for script in scripts.walk_revisions()][::-1]  # oldest first
+    assert chain == revisions()
+    assert scripts.get_heads() == [revisions()[-1]]

@@ -62,7 +62,6 @@ WORKER_STOPPED = (
     "process crashed). The events streamed until then are kept. Send the request again to retry: a response is "
     "not restarted automatically, because the agent's tools may already have had effects that must not happen twice."
 )
-NEVER_STARTED = "No worker started this queued response (the process that accepted it stopped). Send it again."
 CANCELLED = Outcome("cancelled")
 LEASE_LOST = Outcome("failed", error={"code": "server_error", "message": "lease lost"})  # recorded by the sweeper
 

@@ -1,7 +1,8 @@
 """The state store's tables (SQLAlchemy Core). Changes to them need a migration in `migrations/versions`.
 
 Times are Unix epoch seconds (floats), the same on sqlite and Postgres and the unit of the OpenAI
-API's `created_at`. JSON columns are JSONB on Postgres.
+API's `created_at`. JSON documents are stored as written (`json`, not `jsonb`, on Postgres: nothing
+queries inside them, and events replay with their keys in their order).
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-
-JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
 
 metadata = MetaData(
     naming_convention={
@@ -38,7 +36,7 @@ conversations = Table(
     Column("id", String(64), primary_key=True),
     Column("user_id", String(320), nullable=False),
     Column("title", Text),
-    Column("metadata", JSON_DOCUMENT, nullable=False),
+    Column("metadata", JSON, nullable=False),
     # The next item's position: taken with UPDATE ... RETURNING, so concurrent writers never collide.
     Column("next_position", Integer, nullable=False, default=0),
     Column("created_at", Double, nullable=False),
@@ -56,9 +54,9 @@ responses = Table(
     # queued | in_progress | completed | failed | cancelled | incomplete
     Column("status", String(16), nullable=False),
     Column("background", Boolean, nullable=False, default=False),
-    Column("request", JSON_DOCUMENT, nullable=False),
-    Column("output", JSON_DOCUMENT),
-    Column("error", JSON_DOCUMENT),  # {"code": ..., "message": ...} when failed
+    Column("request", JSON, nullable=False),
+    Column("output", JSON),
+    Column("error", JSON),  # {"code": ..., "message": ...} when failed
     # The next event's sequence number, taken like conversations.next_position.
     Column("next_sequence_number", Integer, nullable=False, default=0),
     # A background run: the process running it, and until when its lease holds without a heartbeat.
@@ -78,7 +76,7 @@ response_events = Table(
     metadata,
     Column("response_id", String(64), ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
     Column("sequence_number", Integer, primary_key=True),
-    Column("event", JSON_DOCUMENT, nullable=False),
+    Column("event", JSON, nullable=False),
     Column("created_at", Double, nullable=False),
 )
 
@@ -88,7 +86,7 @@ conversation_items = Table(
     Column("conversation_id", String(64), ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("item_id", String(64), nullable=False),
-    Column("item", JSON_DOCUMENT, nullable=False),
+    Column("item", JSON, nullable=False),
     Column("response_id", String(64), ForeignKey("responses.id", ondelete="SET NULL")),
     Column("created_at", Double, nullable=False),
     Index(None, "conversation_id", "item_id", unique=True),

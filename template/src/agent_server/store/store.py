@@ -41,7 +41,7 @@ from agent_server.store.settings import HOW_TO_CONFIGURE, StoreSettings, setting
 logger = logging.getLogger("agent_server.store")
 OPEN_STATUSES = ("queued", "in_progress")
 POLL_MIN_S = 0.05  # how often a waiting reader looks for new events; it backs off while idle ...
-POLL_MAX_S = 0.5  # ... up to this, and is woken at once by writes from its own process
+POLL_MAX_S = 0.25  # ... up to this, and is woken at once by writes from its own process
 READ_LIMIT = 1000
 
 
@@ -57,24 +57,24 @@ async def open_store(settings: StoreSettings | None = None, *, migrate_schema: b
             credentials = LakebaseCredentials(settings.url.host, settings.lakebase, timeout=settings.connect_timeout)
             await asyncio.to_thread(credentials.password)  # mint the first one off the event loop
         engine = postgres.create_engine(settings, credentials)
-    migrated = False
     try:
         async with asyncio.timeout(settings.connect_timeout * 3 + 5):
-            if migrate_schema:
-                migrated = await migrate.upgrade(engine, settings)
-            else:
-                async with engine.connect() as connection:
-                    await connection.run_sync(lambda _: None)
-    except (OSError, SQLAlchemyError, TimeoutError) as exc:
+            migrated = await migrate.upgrade(engine, settings) if migrate_schema else await _ping(engine)
+    except BaseException as exc:
         await engine.dispose()
-        raise StoreUnavailable(
-            f"Cannot use the state store at {settings.describe()}: {_reason(exc)}. {HOW_TO_CONFIGURE}"
-        ) from exc
-    store = Store(engine, settings, migrated=migrated)
-    if credentials is not None:
-        store._background.add(asyncio.create_task(credentials.keep_fresh(), name="lakebase-credential-refresh"))
+        if isinstance(exc, OSError | SQLAlchemyError | TimeoutError):
+            raise StoreUnavailable(
+                f"Cannot use the state store at {settings.describe()}: {_reason(exc)}. {HOW_TO_CONFIGURE}"
+            ) from exc
+        raise
     logger.info("State store: %s", settings.describe())
-    return store
+    return Store(engine, settings, credentials=credentials, migrated=migrated)
+
+
+async def _ping(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        await connection.run_sync(lambda _: None)
+    return False
 
 
 def _reason(exc: BaseException) -> str:
@@ -86,12 +86,23 @@ def _reason(exc: BaseException) -> str:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine, settings: StoreSettings, *, migrated: bool = False) -> None:
+    """Open it with `open_store()`; close it with `close()`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: StoreSettings,
+        *,
+        credentials: LakebaseCredentials | None = None,
+        migrated: bool = False,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.migrated = migrated  # whether this process brought the schema up to date when it opened
         self._appended: dict[str, asyncio.Event] = {}  # wakes this process's readers at once
         self._background: set[asyncio.Task[None]] = set()
+        if credentials is not None:
+            self._background.add(asyncio.create_task(credentials.keep_fresh(), name="lakebase-credential-refresh"))
 
     @property
     def backend(self) -> str:
@@ -372,12 +383,12 @@ class Store:
 
     async def fail_abandoned(self, error: JSONDict, *, unclaimed_after: float) -> list[str]:
         """Mark failed every open response whose runner stopped renewing its lease, and every queued one
-        that nobody claimed within `unclaimed_after` seconds. Returns their ids."""
+        that nobody claimed within `unclaimed_after` seconds (its process died before it could). Returns
+        their ids. A response that runs is always claimed (agent_server.background), so none is missed."""
         now = time.time()
         abandoned = and_(responses.c.status.in_(OPEN_STATUSES), responses.c.lease_expires_at < now)
         unclaimed = and_(
             responses.c.status == "queued",
-            responses.c.background.is_(True),
             responses.c.owner.is_(None),
             responses.c.created_at < now - unclaimed_after,
         )

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-JSON_DOCUMENT = sa.JSON().with_variant(JSONB(), "postgresql")
-
 
 def upgrade() -> None:
     op.create_table(
@@ -25,7 +21,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(64), nullable=False),
         sa.Column("user_id", sa.String(320), nullable=False),
         sa.Column("title", sa.Text()),
-        sa.Column("metadata", JSON_DOCUMENT, nullable=False),
+        sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("next_position", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.Column("updated_at", sa.Double(), nullable=False),
@@ -41,9 +37,9 @@ def upgrade() -> None:
         sa.Column("previous_response_id", sa.String(64)),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("background", sa.Boolean(), nullable=False),
-        sa.Column("request", JSON_DOCUMENT, nullable=False),
-        sa.Column("output", JSON_DOCUMENT),
-        sa.Column("error", JSON_DOCUMENT),
+        sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("output", sa.JSON()),
+        sa.Column("error", sa.JSON()),
         sa.Column("next_sequence_number", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(128)),
         sa.Column("lease_expires_at", sa.Double()),
@@ -73,7 +69,7 @@ def upgrade() -> None:
         "response_events",
         sa.Column("response_id", sa.String(64), nullable=False),
         sa.Column("sequence_number", sa.Integer(), nullable=False),
-        sa.Column("event", JSON_DOCUMENT, nullable=False),
+        sa.Column("event", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("response_id", "sequence_number", name="pk_response_events"),
         sa.ForeignKeyConstraint(
@@ -86,7 +82,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.String(64), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("item_id", sa.String(64), nullable=False),
-        sa.Column("item", JSON_DOCUMENT, nullable=False),
+        sa.Column("item", sa.JSON(), nullable=False),
         sa.Column("response_id", sa.String(64)),
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("conversation_id", "position", name="pk_conversation_items"),
