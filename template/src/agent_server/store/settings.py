@@ -103,6 +103,12 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
     port = environ.get("PGPORT", "5432")
     if not port.isdigit():
         raise StoreConfigError(f"PGPORT must be a port number, not {port!r}.")
+    lakebase = None
+    if not environ.get("PGPASSWORD"):
+        lakebase = LakebaseTarget(
+            environ.get("LAKEBASE_INSTANCE_NAME") or None, environ.get("LAKEBASE_ENDPOINT") or None
+        )
+    sslmode = environ.get("PGSSLMODE") or ("require" if lakebase else None)  # OAuth credentials need TLS
     url = URL.create(
         "postgresql+psycopg",
         username=environ["PGUSER"],
@@ -110,13 +116,8 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
         host=environ["PGHOST"],
         port=int(port),
         database=environ["PGDATABASE"],
-        query={"sslmode": environ.get("PGSSLMODE", "require")},
+        query={"sslmode": sslmode} if sslmode else {},
     )
-    lakebase = None
-    if not environ.get("PGPASSWORD"):
-        lakebase = LakebaseTarget(
-            environ.get("LAKEBASE_INSTANCE_NAME") or None, environ.get("LAKEBASE_ENDPOINT") or None
-        )
     source = "PGHOST, Lakebase OAuth" if lakebase else "PGHOST, PGPASSWORD"
     return StoreSettings(url, schema, lakebase, timeout, source)
 
