@@ -197,18 +197,20 @@ class BackgroundRuns:
             message = f"The agent failed: {type(exc).__name__}: {exc}"
             outcome = Outcome("failed", error={"code": "server_error", "message": message})
         finally:
-            close = getattr(stream, "aclose", None)
-            if close is not None:  # stopped between two events: the agent's `finally` blocks run now
-                await close()
+            await _close(stream)
         run = self._runs.get(response_id)
         if run is not None:
             run.streaming = False
         if outcome is LEASE_LOST:
             logger.warning("Background response %s was taken over (lease lost); stopped it", response_id)
             return
-        recorded = await self.store.finish_response(
-            response_id, outcome.status, output=outcome.output, error=outcome.error, owner=self.owner
-        )
+        try:
+            recorded = await self.store.finish_response(
+                response_id, outcome.status, output=outcome.output, error=outcome.error, owner=self.owner
+            )
+        except Exception:  # the store is gone: the lease runs out and a sweeper records the failure
+            logger.exception("Could not record the end of background response %s", response_id)
+            return
         if not recorded:
             logger.warning("Background response %s had already been finished elsewhere", response_id)
 
@@ -249,6 +251,17 @@ class BackgroundRuns:
             self._submitted.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._submitted.wait(), pause)
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    """Close the agent's generator when it was stopped between two events (its `finally` blocks run now)."""
+    close = getattr(stream, "aclose", None)
+    if close is None:
+        return
+    try:
+        await close()
+    except Exception:
+        logger.exception("The agent failed while closing")
 
 
 class _EventWriter:
