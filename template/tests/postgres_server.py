@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,8 +26,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-
-from agent_server.standin import free_port
 
 PASSWORD_ROLE = "lakebase_app"
 PG_HBA = f"""\
@@ -63,6 +62,12 @@ class PostgresServer:
         )
         self.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(PASSWORD_ROLE), sql.Literal(password)))
         self.execute(sql.SQL("GRANT CREATE ON DATABASE postgres TO {}").format(sql.Identifier(PASSWORD_ROLE)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def postgres_bin_dir() -> Path | None:
