@@ -47,7 +47,7 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
 
     async def stream_chunks(self, events: AsyncIterable[AgentEvent]) -> AsyncIterator[JsonDict]:
         completion_id, created, model = new_id("chatcmpl"), now(), app_config.APP_NAME
-        role_sent = in_text = wrote_text = False
+        in_text = wrote_text = False
         input_tokens = output_tokens = 0
         usage_reported = False
 
@@ -61,14 +61,15 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
                 **extra,
             }
 
+        # As OpenAI streams: the role once, in a first chunk of its own.
+        yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         async for event in events:
             if isinstance(event, TextDelta):
                 if not event.text:
                     continue
                 text = SEGMENT_SEPARATOR + event.text if wrote_text and not in_text else event.text
-                delta: JsonDict = {"content": text} if role_sent else {"role": "assistant", "content": text}
-                role_sent = in_text = wrote_text = True
-                yield chunk([{"index": 0, "delta": delta, "finish_reason": None}])
+                in_text = wrote_text = True
+                yield chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
             elif isinstance(event, ToolCall):
                 in_text = False
                 call = {"id": event.call_id, "name": event.name, "arguments": event.arguments}
@@ -80,8 +81,7 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
                 input_tokens += event.input_tokens
                 output_tokens += event.output_tokens
                 usage_reported = True
-        final_delta: JsonDict = {} if role_sent else {"role": "assistant", "content": ""}
-        yield chunk([{"index": 0, "delta": final_delta, "finish_reason": "stop"}])
+        yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         if usage_reported:
             usage = {
                 "prompt_tokens": input_tokens,
