@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from agent import TASK_TYPE
-from agent_server import setup_command
-from agent_server.setup_command import APP_NAME, DEFAULT_EXPERIMENT, DEFAULT_LLM_ENDPOINT, DEFAULT_MCP_SERVERS
+from agent_server import app_config, setup_command
+from agent_server.app_config import APP_NAME, DEFAULT_EXPERIMENT, DEFAULT_LLM_ENDPOINT, DEFAULT_MCP_SERVERS
 from agent_server.standin import StandInWorkspace, free_port
 from agent_server.standin_rest import USER_NAME
 from payloads import answer_text, request_body
@@ -68,7 +68,7 @@ def test_setup_writes_an_env_file_the_server_runs_with(
     assert workspace.token not in (tmp_path / ".env").read_text(), "a profile needs no token in .env"
     assert settings["LLM_ENDPOINT"] == DEFAULT_LLM_ENDPOINT
     assert settings["MLFLOW_TRACKING_URI"] == "databricks"
-    assert settings.get("MCP_SERVERS", "") == DEFAULT_MCP_SERVERS
+    assert settings.get("MCP_SERVERS", "") == ",".join(DEFAULT_MCP_SERVERS)
     name = DEFAULT_EXPERIMENT or f"/Users/{USER_NAME}/{APP_NAME}"
     found = httpx.get(
         f"{workspace.url}/api/2.0/mlflow/experiments/get-by-name",
@@ -175,7 +175,7 @@ def test_each_failure_says_what_to_do(
         monkeypatch.setenv(name, value)
     if case == "missing function":
         monkeypatch.setenv("MCP_SERVERS", "functions/system/ai")
-        monkeypatch.setattr(setup_command, "FUNCTIONS", ["missing_fn"])
+        monkeypatch.setattr(app_config, "MCP_FUNCTIONS", ("missing_fn",))
     status, _, err = run_in_process(capsys)
     assert status == 1
     [line] = err.strip().splitlines()  # one message, no traceback
