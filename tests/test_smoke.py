@@ -55,11 +55,14 @@ def test_combination_installs_passes_its_tests_and_answers(answers: dict[str, st
 
 
 @pytest.mark.parametrize("framework", choices("agent_framework"))
-def test_framework_with_mcp_servers(framework: str, tmp_path: Path) -> None:
-    """With an MCP server chosen the app gains tests/test_mcp.py (a local MCP server, and one that 401s)."""
+def test_framework_with_mcp_servers_on_behalf_of_users(framework: str, tmp_path: Path) -> None:
+    """With an MCP server chosen the app gains tests/test_mcp.py (a local MCP server, and one that 401s);
+    with user_auth, tests/test_user_auth.py (each user's token on their model and MCP calls, in every
+    framework's tasks; no token in logs, traces or errors). The matrix above covers user_auth off."""
     answers = {"task_type": "responses", "agent_framework": framework, "ui": "none"}
-    app = render(tmp_path / "app", project_name="smoke-mcp", mcp_servers=["uc_functions"], **answers)
-    assert (app / "tests" / "test_mcp.py").exists()
+    app = render(tmp_path / "app", project_name="smoke-mcp", mcp_servers=["uc_functions"], user_auth=True, **answers)
+    assert (app / "tests" / "test_mcp.py").exists() and (app / "tests" / "test_user_auth.py").exists()
+    assert not (app / "tests" / "test_app_credentials.py").exists()
     check_app(app, answers)
 
 

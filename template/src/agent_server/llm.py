@@ -7,6 +7,10 @@
 
 Missing credentials or an unreachable host raise ModelAccessError within seconds, with a message
 that says what to set (the SDK alone would retry a refused host for minutes).
+
+On behalf of users (app_config.user_auth()), calls made while serving a request that forwards the
+signed-in user's token (`x-forwarded-access-token`) carry that token instead of the app's own
+credentials: see DatabricksAuth. Another OpenAI-compatible server never receives it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from urllib.parse import urlsplit
 import httpx
 from openai import AsyncOpenAI
 
+from agent_server import app_config
 from agent_server.errors import ModelAccessError
+from agent_server.request_context import get_user_token
 
 if TYPE_CHECKING:  # databricks.sdk takes ~1 s to import: only when Databricks is the model server
     from databricks.sdk.core import Config
@@ -36,14 +42,32 @@ HOW_TO_CONFIGURE = (
 
 
 class DatabricksAuth(httpx.Auth):
-    """Fresh Databricks auth headers on every request (OAuth tokens expire; the SDK refreshes)."""
+    """Databricks auth headers, chosen as each request is sent.
+
+    The user's token when `acting_user_token()` gives one, else the app's own credentials, fresh
+    each time (OAuth tokens expire; the SDK refreshes them). The token is read from the context of
+    the request being served, so one pooled client serves every user and keeps no user's
+    credential. Tasks started while serving a request (framework nodes and tools, background
+    runs) inherit that context, and with it the identity of the request that started them.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        app_config.user_auth()  # a bad $USER_AUTH fails here with its message, not later in a connection error
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers.update(self.config.authenticate())
+        user_token = acting_user_token()
+        if user_token:
+            request.headers["Authorization"] = f"Bearer {user_token}"
+        else:
+            request.headers.update(self.config.authenticate())
         yield request
+
+
+def acting_user_token() -> str | None:
+    """The token that Databricks calls made now carry instead of the app's credentials: the request's
+    user token when the app acts on behalf of users; None for the app's own identity."""
+    return get_user_token() if app_config.user_auth() else None
 
 
 @cache
