@@ -38,9 +38,15 @@ def package_modules(app: Path) -> dict[str, Path]:
     return modules
 
 
+def loaded_by_path(name: str) -> bool:
+    """Modules run rather than imported: `python -m package` entry points and Alembic's migration scripts."""
+    parts = name.split(".")
+    return parts[-1] == "__main__" or "migrations" in parts
+
+
 def unused_modules(app: Path) -> set[str]:
     """Modules of `agent_server` that nothing reachable from the app's entry points imports."""
-    modules = package_modules(app)
+    modules = {name: path for name, path in package_modules(app).items() if not loaded_by_path(name)}
     scripts = tomllib.loads((app / "pyproject.toml").read_text())["project"]["scripts"].values()
     entry_files = [app / "agent.py", *(app / "tests").glob("*.py")]
     entry_files += [modules[script.split(":")[0]] for script in scripts if script.split(":")[0] in modules]

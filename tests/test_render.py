@@ -36,6 +36,7 @@ def test_every_mcp_server_renders_clean(framework: str, tmp_path: Path) -> None:
         "mcp_servers": choices("mcp_servers"),
         "mcp_genie_space_id": "01ef0123abcd",
         "mcp_vector_search_indexes": "docs_index",
+        "user_auth": True,
     }
     app = render(tmp_path / "app", project_name="render-check", **answers, **mcp)
     check_rendered(app, {**answers, "mcp_servers": mcp["mcp_servers"]})
