@@ -42,3 +42,9 @@ def ui(session: nox.Session) -> None:
 def update(session: nox.Session) -> None:
     """copier update: a v0.1.0 app with user edits updates to the working tree; migration; option switches."""
     session.run("pytest", "tests/test_update.py", "-n", "2", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Not in the default run: our server against MLflow's AgentServer, same agent; writes docs/benchmarks.md."""
+    session.run("python", "-m", "benchmarks.bench", *session.posargs)
