@@ -121,3 +121,7 @@ def record(server: Server, args: argparse.Namespace) -> None:
     spy = [args.py_spy, "record", "--pid", str(server.pid), "--gil", "--format", "raw", "--output", str(args.raw)]
     subprocess.run([*spy, "--duration", str(args.duration)], check=True, capture_output=True)
     generator.communicate()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.results import (
+    APPS,
     Results,
     cpu_per_request_ms,
     generator_cpu_per_request_ms,
@@ -124,7 +125,7 @@ def rows(results: Results) -> list[Row]:
         Row("RSS idle, MB (2 workers + supervisor)", lambda s: [results.rss_idle_mb.get(f"{s} w=2", math.nan)], 0),
         Row("RSS under load (max at window close), MB (1 worker)", lambda s: [peak_rss(results, s, 1)], 0),
         Row("RSS under load, MB (2 workers + supervisor)", lambda s: [peak_rss(results, s, 2)], 0),
-        Row("venv size, MB", lambda s: [results.venv_mb["ours" if s == "ours" else "mlflow"]], 0),
+        Row("venv size as installed (no .pyc), MB", lambda s: [results.venv_mb[APPS[s]]], 0),
         Row("traces stored / requests answered, % (1 worker)", traces(1), 1, True),
         Row("traces stored / requests answered, % (2 workers)", traces(2), 1, True),
     ]
@@ -192,8 +193,9 @@ def generated(results: Results) -> str:
     return f"""# Benchmark: our agent server and MLflow's `AgentServer`, same agent
 
 Produced by `uv run nox -s bench` ({s.get("duration_s", "?")} s) on {m.get("date")}: {m.get("cores")} cores
-({m.get("cpu")}), {m.get("system")}, load average {m.get("load average at start")} at the start. Rerun it to
-refresh this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
+({m.get("cpu")}), {m.get("system")}; load average (1, 5, 15 min) {m.get("load average at start")} at the start,
+{m.get("load average at end")} at the end (the benchmark itself keeps about 2 busy). Rerun it to refresh
+this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
 
 {versions(results)}
 
@@ -230,7 +232,7 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   store; with .pyc files written by an earlier start, and once with none
   (`PYTHONDONTWRITEBYTECODE=1`, every `__pycache__` deleted, as `uv sync` installs without
   `compile-bytecode`).
-- **Load runs**: a warm-up of 1 + c/16 s, then the window; throughput counts the requests that
+- **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
   chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk = (total

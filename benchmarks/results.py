@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SERVERS = ("ours", "mlflow", "mlflow again")  # "mlflow again": the reference measured against itself
+APPS = {"ours": "ours", "mlflow": "mlflow", "mlflow again": "mlflow"}  # the app each server runs
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Point:
     server_cpu_s: float  # the server's CPU time from before the load until it is idle again
     standin_cpu_s: float
     rss_mb: float  # the server's RSS when the window closed
+    drain_s: float  # from the end of the load until the server is idle (trace export catching up)
 
     @property
     def throughput(self) -> float:
