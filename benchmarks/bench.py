@@ -80,6 +80,7 @@ class Bench:
                     seconds = server.first_answer()
                     self.results.cold_start_s.setdefault(label if pyc else f"{label} no-pyc", []).append(seconds)
                     progress(f"cold start {label}{'' if pyc else ' (no .pyc)'}: {seconds:.2f} s")
+                    wait_idle(server.pids())  # before the next one starts
             for label, server in servers.items():
                 if workers > 1:
                     server.first_answer()

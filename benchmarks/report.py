@@ -1,10 +1,13 @@
 """docs/benchmarks.md from a run's `Results`: machine, versions, one table, how it was measured.
 
 Everything after the KEEP marker in an existing report (the hand-written profile notes) is kept.
+`python -m benchmarks.report benchmarks/results/bench-<time>.json` rewrites the report from a saved run.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +120,11 @@ def rows(results: Results) -> list[Row]:
         Row(
             "server CPU per invoke, ms (c=16, 1 worker)",
             lambda s: [cpu_per_request_ms(results.select(s, 1, "invoke", 16))],
+            1,
+        ),
+        Row(
+            "server CPU per invoke, ms (c=16, 1 worker, no .pyc)",
+            lambda s: [cpu_per_request_ms(results.select(s, 1, "invoke", 16, pyc=False))],
             1,
         ),
         *stream(1),
@@ -256,3 +264,15 @@ def write(results: Results, output: Path) -> None:
 
 def summary(results: Results) -> str:
     return f"{table(results)}\n\n{cpu_table(results)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Rewrite the report from a saved run.")
+    parser.add_argument("results", type=Path, help="benchmarks/results/bench-<time>.json")
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    write(Results.from_json(json.loads(args.results.read_text())), args.output)
+
+
+if __name__ == "__main__":
+    main()

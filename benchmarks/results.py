@@ -43,6 +43,13 @@ class Results:
     machine: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Results:
+        """Results saved by `benchmarks.bench` (dataclasses.asdict)."""
+        points = [Point(**p) for p in data.pop("points")]
+        traces = {k: (int(v[0]), int(v[1])) for k, v in data.pop("traces").items()}
+        return cls(points=points, traces=traces, **data)
+
     def select(self, server: str, workers: int, workload: str, concurrency: int, pyc: bool = True) -> list[Point]:
         return [
             p
