@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds recorded")
     parser.add_argument("--no-pyc", action="store_true", help="no .pyc files (PYTHONDONTWRITEBYTECODE, none on disk)")
     parser.add_argument("--raw", type=Path, default=ROOT / "benchmarks" / "results" / "profile.txt")
+    parser.add_argument("--nice", type=int, default=0, help="niceness of the processes (see benchmarks.bench)")
     args = parser.parse_args()
+    if args.nice:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     if not args.py_spy:
         raise SystemExit("py-spy not found: uv venv /tmp/pyspy && uv pip install --python /tmp/pyspy py-spy")
     workdir = Path(tempfile.mkdtemp(prefix="profile-"))

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.results import (
     APPS,
@@ -196,14 +197,19 @@ def versions(results: Results) -> str:
     return "\n".join(lines)
 
 
+def niceness(settings: dict[str, Any]) -> str:
+    value = settings.get("niceness", 0)
+    return f"; its processes ran at niceness {value} (`--nice`), ahead of other work on the machine" if value else ""
+
+
 def generated(results: Results) -> str:
     m, s = results.machine, results.settings
     return f"""# Benchmark: our agent server and MLflow's `AgentServer`, same agent
 
 Produced by `uv run nox -s bench` ({s.get("duration_s", "?")} s) on {m.get("date")}: {m.get("cores")} cores
 ({m.get("cpu")}), {m.get("system")}; load average (1, 5, 15 min) {m.get("load average at start")} at the start,
-{m.get("load average at end")} at the end (the benchmark itself keeps about 2 busy). Rerun it to refresh
-this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
+{m.get("load average at end")} at the end (the benchmark itself keeps about 2 busy){niceness(s)}. Rerun it to
+refresh this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
 
 {versions(results)}
 
