@@ -218,8 +218,10 @@ refresh this page; the figures of a run are also saved as JSON in `benchmarks/re
 Ratios are ours / MLflow's: below 1 is better for latencies, times, CPU and memory, above 1 for
 throughput. The last column compares two identical MLflow servers measured in the same run: any
 ours / MLflow ratio that differs from 1 by less than that one's spread is noise. Each figure is
-the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows (latency
-percentiles: pooled samples).
+the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows at 1 worker,
+{max(1, int(s.get("rounds", 2)) // 2)} at 2 workers and without .pyc (latency percentiles: pooled
+samples). CPU time per request is the steadiest figure when the machine is shared: it does not
+depend on how much of the CPU the server got.
 
 {table(results)}
 
