@@ -212,6 +212,7 @@ def main() -> None:
             "rounds": args.rounds,
             "cold_starts": args.cold_starts,
             "niceness": os.getpriority(os.PRIO_PROCESS, 0),
+            "command": " ".join(["uv run nox -s bench", *(["--", *sys.argv[1:]] if sys.argv[1:] else [])]),
         }
         for app in (ours, theirs):
             results.venv_mb[app.name] = app.venv_mb()

@@ -199,17 +199,21 @@ def versions(results: Results) -> str:
 
 def niceness(settings: dict[str, Any]) -> str:
     value = settings.get("niceness", 0)
-    return f"; its processes ran at niceness {value} (`--nice`), ahead of other work on the machine" if value else ""
+    return f"; its processes ran at niceness {value}, ahead of other work" if value else ""
 
 
 def generated(results: Results) -> str:
     m, s = results.machine, results.settings
     return f"""# Benchmark: our agent server and MLflow's `AgentServer`, same agent
 
-Produced by `uv run nox -s bench` ({s.get("duration_s", "?")} s) on {m.get("date")}: {m.get("cores")} cores
-({m.get("cpu")}), {m.get("system")}; load average (1, 5, 15 min) {m.get("load average at start")} at the start,
-{m.get("load average at end")} at the end (the benchmark itself keeps about 2 busy){niceness(s)}. Rerun it to
-refresh this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
+- Run: `{s.get("command", "uv run nox -s bench")}`, {s.get("duration_s", "?")} s, {m.get("date")}.
+- Machine: {m.get("cores")} cores ({m.get("cpu")}), {m.get("system")}.
+- Load average (1, 5, 15 min): {m.get("load average at start")} at the start, {m.get("load average at end")} at the
+  end (the benchmark itself keeps about 2 busy){niceness(s)}.
+
+Rerun it to refresh this page (the part above the hand-written notes); the figures of a run are also
+saved as JSON in `benchmarks/results/` (not committed), and `python -m benchmarks.report <json>`
+rewrites the page from them.
 
 {versions(results)}
 
@@ -218,10 +222,10 @@ refresh this page; the figures of a run are also saved as JSON in `benchmarks/re
 Ratios are ours / MLflow's: below 1 is better for latencies, times, CPU and memory, above 1 for
 throughput. The last column compares two identical MLflow servers measured in the same run: any
 ours / MLflow ratio that differs from 1 by less than that one's spread is noise. Each figure is
-the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows at 1 worker,
-{max(1, int(s.get("rounds", 2)) // 2)} at 2 workers and without .pyc (latency percentiles: pooled
-samples). CPU time per request is the steadiest figure when the machine is shared: it does not
-depend on how much of the CPU the server got.
+the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows at 1 worker and
+{max(1, int(s.get("rounds", 2)) // 2)} at 2 workers or without .pyc (latency percentiles: pooled samples).
+CPU time per request is the steadiest figure when the machine is shared: it does not depend on how
+much of the CPU the server got.
 
 {table(results)}
 
@@ -251,13 +255,15 @@ The load generator is cheap next to what it measures (same run, CPU time per req
 - **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
-  chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk = (total
-  - first chunk) / 501 per stream.
+  chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk after the
+  first = (total time minus time to first chunk) / 501, per stream. With 2 workers the servers
+  start together, then a 2 s burst of requests warms both workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
 
-Rerun: `uv run nox -s bench` (`-- --quick` for a one-minute check, `-- --window 5 --rounds 3`
-for tighter figures, `-- --keep` to keep the apps, stores and server logs). Linux only (/proc).
+Rerun: `uv run nox -s bench`; `-- --quick` checks that it works (1 s windows, one round),
+`-- --window 5 --rounds 3` gives tighter figures, `-- --keep` keeps the apps, stores and server
+logs, `-- --nice -10` (as root) puts it ahead of other work on a shared machine. Linux only (/proc).
 """
 
 
