@@ -86,7 +86,7 @@ class Bench:
                     server.first_answer()
                     server.answered += self.load(server, AGENT_BODY, 4 * workers, 0, 2)[0]["answered"]
                 wait_idle(server.pids())
-                self.results.rss_idle_mb[f"{label} w={workers}"] = rss_mb(server.pids())
+                self.results.rss_idle_mb[f"{label} w={workers}{'' if pyc else ' no-pyc'}"] = rss_mb(server.pids())
             progress(f"running: {', '.join(SERVERS)} ({workers} worker(s), .pyc {'on' if pyc else 'off'})")
             yield servers
         finally:
