@@ -15,6 +15,8 @@ number of user messages, which shows the history arrived). Without tools: `Turn 
 `standin:tool=NAME` in the last user message calls tool NAME instead of the first.
 If the last user message contains `standin:slow` the answer streams slowly; `standin:error`
 breaks the stream with an error frame after a few words; `standin:fail` answers HTTP 500.
+A chat completion asking for a JSON schema (`response_format`, as MLflow's LLM judges do) gets
+an object with every required string "yes", so `agent-evaluate --demo --judge ...` runs offline.
 """
 
 from __future__ import annotations
@@ -79,6 +81,22 @@ def example_arguments(schema: dict[str, Any]) -> dict[str, Any]:
         name: samples.get(properties.get(name, {}).get("type", "string"), "example")
         for name in schema.get("required", [])
     }
+
+
+def schema_example(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object with the required properties of a JSON schema: strings "yes" (a judge's verdict)."""
+    samples = {"string": "yes", "integer": 1, "number": 1.0, "boolean": True, "array": [], "object": {}}
+    properties = schema.get("properties", {})
+    return {
+        name: samples.get(properties.get(name, {}).get("type", "string"), "yes") for name in schema.get("required", [])
+    }
+
+
+def _json_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") != "json_schema":
+        return None
+    return response_format.get("json_schema", {}).get("schema") or {}
 
 
 def _chat_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,7 +175,12 @@ class StandInWorkspace:
             if rejected:
                 return rejected
             messages = body.get("messages", [])
-            events = script(messages, _chat_tools(body))
+            schema = _json_schema(body)
+            events = (
+                script(messages, _chat_tools(body))
+                if schema is None
+                else [TextDelta(json.dumps(schema_example(schema)))]
+            )
             behaviour = _last_user_text(messages)
             if body.get("stream"):
                 return _sse(_chat_chunks(body.get("model", ""), events, behaviour))
