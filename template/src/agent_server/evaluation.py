@@ -303,19 +303,24 @@ def _rationale(row: dict[str, Any], name: str) -> str:
     return ""
 
 
+def percent(fraction: float) -> str:
+    return f"{round(fraction * 100)}%"
+
+
 def print_summary(summaries: list[ScorerSummary], problems: list[str], threshold: float) -> bool:
     """Print the table; True when every scorer reached the threshold."""
     width = max(len(s.name) for s in summaries)
     print(f"\n{'scorer':<{width}}  passed  failed  errors  pass rate")
     for s in summaries:
-        print(f"{s.name:<{width}}  {s.passed:>6}  {s.failed:>6}  {s.errors:>6}  {s.pass_rate:>9.0%}")
+        rate = percent(s.pass_rate) if s.scored else "n/a"
+        print(f"{s.name:<{width}}  {s.passed:>6}  {s.failed:>6}  {s.errors:>6}  {rate:>9}")
     for problem in problems:
         print(f"  - {problem}")
     below = [s.name for s in summaries if s.pass_rate < threshold]
     if below:
-        print(f"Below the threshold ({threshold:.0%}): {', '.join(below)}")
+        print(f"Below the threshold ({percent(threshold)}): {', '.join(below)}")
     else:
-        print(f"Every scorer reached the threshold ({threshold:.0%}).")
+        print(f"Every scorer reached the threshold ({percent(threshold)}).")
     return not below
 
 
