@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import importlib.util
+import logging
 import math
 import os
 import sys
@@ -364,10 +365,13 @@ def main(argv: list[str] | None = None) -> None:
             scorers += judges
     except DatasetError as exc:
         raise SystemExit(f"agent-evaluate: {exc}") from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")  # errors, not chatter
     _load_dotenv()
     if args.demo:
         from agent_server.cli import start_demo_workspace
 
+        os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # offline: judges skip fetching model prices
+        logging.getLogger("databricks.sdk").setLevel(logging.ERROR)  # the stand-in has no host metadata
         start_demo_workspace()
     try:
         llm.openai_client()  # fail now, not once per case, when no model server is configured
