@@ -383,14 +383,20 @@ def main(argv: list[str] | None = None) -> None:
     setup_mlflow()
     os.environ.setdefault("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", "true")  # predict is traced: no dry run
     runner = AgentRunner(run_agent)
+    agent_errors: list[str] = []
 
     @mlflow.trace(name="agent", span_type=SpanType.AGENT)
     def predict(messages: list[ChatMessage]) -> dict[str, list[ChatMessage]]:
-        return {"messages": runner.answer(messages)}
+        try:
+            return {"messages": runner.answer(messages)}
+        except Exception as exc:
+            agent_errors.append(f"the agent failed on {_last_user_text({'messages': messages})!r}: {exc}")
+            raise  # MLflow records it on the case's trace
 
     result = mlflow.genai.evaluate(data=dataset.cases, predict_fn=predict, scorers=scorers)
     rows = [] if result.result_df is None else result.result_df.to_dict("records")
     summaries, problems = summarize(rows, [s.name for s in scorers])
+    problems = agent_errors + problems
     for note in notes:
         print(f"Note: {note}")
     passed = print_summary(summaries, problems, args.threshold)
