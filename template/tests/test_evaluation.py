@@ -16,7 +16,8 @@ from mlflow.entities import AssessmentSourceType
 
 import tools
 from agent_server import app_config
-from agent_server.evaluation import DatasetError, load_dataset, user_scorers
+from agent_server.evaluation.dataset import DatasetError, load_dataset
+from agent_server.evaluation.scorers import user_scorers
 from agent_server.load_test import task_type_of
 from agent_server.standin import free_port
 from conftest import PROJECT_ROOT, RunningApp

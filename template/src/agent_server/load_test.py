@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$|^\d+$")
+DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$|^\d+$")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="agent-load-test", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="agent-load-test", description="Load-test a running app with Locust.")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the app (default: http://127.0.0.1:8000)")
     parser.add_argument("--users", type=int, default=10, help="concurrent users (default: 10)")
     parser.add_argument("--spawn-rate", type=float, default=2, help="users started per second (default: 2)")
@@ -78,7 +78,8 @@ def locust_command(args: argparse.Namespace, task_type: str) -> list[str]:
         "--stop-timeout", "30",  # let answers in flight finish when the time is up
         "--task-type", task_type,
     ]  # fmt: skip
-    for prompt in args.prompt or []:
+    prompts: list[str] = args.prompt or []
+    for prompt in prompts:
         command += ["--prompt", prompt]
     if args.stream:
         command.append("--stream")

@@ -1,3 +1,5 @@
+# pyright: basic
+# (Locust's events, options and response hooks are untyped: strict checking would flag every use.)
 """The Locust user behind `uv run agent-load-test`: one conversation turn per request, back to back.
 
 Locust runs this file in its own process (`locust -f`), where gevent must patch the standard
@@ -14,7 +16,7 @@ import json
 import os
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from locust import HttpUser, events, task
 from locust.argument_parser import LocustArgumentParser
@@ -103,7 +105,8 @@ class AgentUser(HttpUser):
                 response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
             elif stream:
                 problem = self.read_stream(response.iter_lines(decode_unicode=True), started)
-                response.request_meta["response_time"] = (time.perf_counter() - started) * 1000  # the whole stream
+                meta = cast(dict[str, Any], response.request_meta)
+                meta["response_time"] = (time.perf_counter() - started) * 1000  # time the whole stream
                 if problem:
                     response.failure(problem)
             else:
