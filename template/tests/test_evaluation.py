@@ -16,6 +16,7 @@ from mlflow.entities import AssessmentSourceType
 
 import tools
 from agent_server import app_config
+from agent_server.evaluation import DEFAULT_DATASET
 from agent_server.evaluation.dataset import DatasetError, load_dataset
 from agent_server.evaluation.scorers import user_scorers
 from agent_server.load_test import task_type_of
@@ -93,6 +94,12 @@ def test_bad_datasets_are_refused_with_where_and_why(tmp_path: Path, document: s
     path.write_text(document)
     with pytest.raises(DatasetError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_dataset(path)
+
+
+def test_your_dataset_and_scorers_load() -> None:
+    """evals/ is yours: this says early when an edit broke its format."""
+    assert load_dataset(PROJECT_ROOT / DEFAULT_DATASET).cases
+    user_scorers(PROJECT_ROOT / "evals" / "scorers.py")
 
 
 def test_user_scorers_come_from_their_file(tmp_path: Path) -> None:
