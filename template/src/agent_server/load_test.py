@@ -3,8 +3,10 @@
 Each simulated user sends one conversation turn to POST /invocations in the app's task type (read
 from GET /agent/info), waits for the whole answer, and asks again. Locust prints requests per
 second, latency percentiles and failures at the end, and exits 1 when any request failed.
-The users live in agent_server/locustfile.py, run by Locust in a child process (gevent, which
-Locust runs on, must patch the standard library before anything else is imported).
+The users live in agent_server/locustfile.py. Locust runs them in a process of its own, from
+uv's tool cache (`uv tool run`): gevent, which Locust runs on, must patch the standard library
+before anything else is imported, and the app's environment stays as it is (no Locust, gevent,
+Flask ... deployed with it).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
 
+LOCUST = "locust>=2.32"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$|^\d+$")
 
@@ -67,9 +70,9 @@ def task_type_of(url: str, token: str | None) -> str:
     return str(response.json()["task_type"])
 
 
-def locust_command(args: argparse.Namespace, task_type: str) -> list[str]:
+def locust_command(uv: str, args: argparse.Namespace, task_type: str) -> list[str]:
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
+        uv, "tool", "run", "--from", LOCUST, "locust", "-f", str(LOCUSTFILE),
         "--headless", "--only-summary", "--loglevel", "WARNING",
         "--host", args.url,
         "--users", str(args.users),
@@ -90,10 +93,9 @@ def locust_command(args: argparse.Namespace, task_type: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if find_spec("locust") is None:
-        raise SystemExit(
-            "agent-load-test: Locust is missing. It is in the dev dependency group: `uv sync --group dev`."
-        )
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None:
+        raise SystemExit("agent-load-test: runs Locust with uv, which is not on PATH: see https://docs.astral.sh/uv/")
     task_type = task_type_of(args.url, args.token)
     mode = "streaming" if args.stream else "non-streaming"
     print(
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     env = {**os.environ, "AGENT_LOAD_TEST_TOKEN": args.token or ""}  # not on the command line, where ps shows it
-    process = subprocess.Popen(locust_command(args, task_type), env=env)
+    process = subprocess.Popen(locust_command(uv, args, task_type), env=env)
     try:
         sys.exit(process.wait())
     except KeyboardInterrupt:  # Ctrl+C reaches Locust too: it stops and prints its summary

@@ -16,10 +16,11 @@ import importlib.util
 import logging
 import math
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import mlflow
 import mlflow.genai
@@ -44,6 +45,8 @@ from agent_server.mlflow_config import setup_mlflow
 __all__ = ["answer_text", "main", "tool_names"]
 
 DEFAULT_DATASET = Path("evals/dataset.yaml")
+PANDAS = "pandas>=2.2"
+RERUN_MARK = "AGENT_EVALUATE_WITH_PANDAS"
 # The web UI is in the full `mlflow` package, at the version that wrote the store.
 UI_COMMAND = "uv run --with mlflow=={version} mlflow ui --backend-store-uri {uri}"
 
@@ -147,13 +150,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def rerun_with_pandas(argv: list[str]) -> NoReturn:
+    """Run this command again in uv's overlay with pandas, which MLflow's evaluation harness imports.
+
+    Not a dependency of the app: with pandas installed, `import mlflow` imports it too, and every
+    server start pays for it (about 1 s of CPU). `uv run --with` layers it on this environment
+    for this one command (downloaded once, then from uv's cache).
+    """
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None or os.environ.get(RERUN_MARK):
+        raise SystemExit(f"agent-evaluate: pandas is missing; run: uv run --with '{PANDAS}' agent-evaluate")
+    command = [uv, "run", "--with", PANDAS, "agent-evaluate", *argv]
+    os.execve(uv, command, {**os.environ, RERUN_MARK: "1"})
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if importlib.util.find_spec("pandas") is None:
-        raise SystemExit(
-            "agent-evaluate: pandas is missing (MLflow's evaluation harness needs it). It is in the dev "
-            "dependency group: `uv sync --group dev`."
-        )
+        rerun_with_pandas(argv)
     try:
         dataset = load_dataset(args.dataset)
         scorers: list[Scorer] = [tools_called, facts_in_answer, *user_scorers()]
