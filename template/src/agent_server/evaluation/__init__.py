@@ -160,7 +160,7 @@ def rerun_with_pandas(argv: list[str]) -> NoReturn:
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None or os.environ.get(RERUN_MARK):
         raise SystemExit(f"agent-evaluate: pandas is missing; run: uv run --with '{PANDAS}' agent-evaluate")
-    command = [uv, "run", "--with", PANDAS, "agent-evaluate", *argv]
+    command = [uv, "run", "--no-sync", "--with", PANDAS, "agent-evaluate", *argv]
     os.execve(uv, command, {**os.environ, RERUN_MARK: "1"})
 
 
