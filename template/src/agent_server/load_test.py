@@ -3,10 +3,10 @@
 Each simulated user sends one conversation turn to POST /invocations in the app's task type (read
 from GET /agent/info), waits for the whole answer, and asks again. Locust prints requests per
 second, latency percentiles and failures at the end, and exits 1 when any request failed.
-The users live in agent_server/locustfile.py. Locust runs them in a process of its own, from
-uv's tool cache (`uv tool run`): gevent, which Locust runs on, must patch the standard library
-before anything else is imported, and the app's environment stays as it is (no Locust, gevent,
-Flask ... deployed with it).
+The simulated users are in evals/locustfile.py (yours). Locust runs them in a process and an
+environment of its own, from uv's tool cache (`uv tool run`): gevent, which Locust runs on, must
+patch the standard library before anything else is imported, and the app's environment stays as
+it is (no Locust, gevent, Flask ... deployed with it).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 LOCUST = "locust>=2.32"
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = Path("evals/locustfile.py")
 DURATION = re.compile(r"^(?=\d)(\d+h)?(\d+m)?(\d+s)?$|^\d+$")
 
 
@@ -72,7 +72,7 @@ def task_type_of(url: str, token: str | None) -> str:
 
 def locust_command(uv: str, args: argparse.Namespace, task_type: str) -> list[str]:
     command = [
-        uv, "tool", "run", "--from", LOCUST, "locust", "-f", str(LOCUSTFILE),
+        uv, "tool", "run", "--from", LOCUST, "locust", "-f", str(LOCUSTFILE.resolve()),
         "--headless", "--only-summary", "--loglevel", "WARNING",
         "--host", args.url,
         "--users", str(args.users),
@@ -93,6 +93,8 @@ def locust_command(uv: str, args: argparse.Namespace, task_type: str) -> list[st
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if not LOCUSTFILE.is_file():
+        raise SystemExit(f"agent-load-test: {LOCUSTFILE} is missing (run from the app's folder)")
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
         raise SystemExit("agent-load-test: runs Locust with uv, which is not on PATH: see https://docs.astral.sh/uv/")

@@ -204,10 +204,9 @@ def main(argv: list[str] | None = None) -> None:
             agent_errors.append(f"the agent failed on {last_user_text({'messages': messages})!r}: {exc}")
             raise  # MLflow records it on the case's trace
 
-    # mlflow.genai and pandas are typed loosely: hence the two pyright exemptions.
     result = mlflow.genai.evaluate(data=dataset.cases, predict_fn=predict, scorers=scorers)  # pyright: ignore[reportUnknownMemberType]
-    frame = result.result_df
-    rows = cast(list[dict[str, Any]], [] if frame is None else frame.to_dict("records"))  # pyright: ignore[reportUnknownMemberType]
+    frame: Any = getattr(result, "result_df", None)  # a pandas DataFrame: pandas is not in the app to type it
+    rows = cast(list[dict[str, Any]], [] if frame is None else frame.to_dict("records"))
     summaries, problems = summarize(rows, [s.name for s in scorers])
     for note in notes:
         print(f"Note: {note}")

@@ -1,12 +1,11 @@
-# pyright: basic
-# (Locust's events, options and response hooks are untyped: strict checking would flag every use.)
-"""The Locust user behind `uv run agent-load-test`: one conversation turn per request, back to back.
+"""The simulated user of `uv run agent-load-test`: one conversation turn per request, back to back.
 
-Locust runs this file in its own process (`locust -f`), where gevent must patch the standard
-library before anything else is imported: so it imports nothing from agent_server. Each user
-posts the task type's request to /invocations and checks the answer; with --stream the request's
-time is the whole stream's, and the time to its first event is recorded as "first chunk".
-Run it with Locust's web UI instead: `uv run locust -f src/agent_server/locustfile.py --host URL`.
+Yours to adapt (other questions, think time between them, headers). Locust runs this file in
+an environment of its own (`uv tool run`), where gevent patches the standard library before
+anything else is imported: so it imports only Locust and the standard library, nothing of the
+app. Each user posts the task type's request to /invocations and checks the answer; with
+--stream the request's time is the whole stream's, and the wait for its first event is
+recorded as "first chunk".
 """
 
 from __future__ import annotations
