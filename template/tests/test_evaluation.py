@@ -34,6 +34,7 @@ def run(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.tooling
 def test_evaluate_demo_records_the_run_and_fails_below_the_threshold(tmp_path: Path) -> None:
     dataset = tmp_path / "dataset.yaml"
     expected = {"expected_tools": [FIRST_TOOL], "expected_facts": [FIRST_TOOL]}
@@ -120,18 +121,10 @@ def report(path: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]
     return {entry["name"]: entry for entry in numbers["requests"]}, numbers["failures"]
 
 
+@pytest.mark.tooling
 def test_load_test_counts_answers_and_failures(app: RunningApp, tmp_path: Path) -> None:
-    load_test = [
-        str(BIN / "agent-load-test"),
-        "--url",
-        app.url,
-        "--users",
-        "2",
-        "--spawn-rate",
-        "2",
-        "--duration",
-        "2s",
-    ]
+    options = "--users 2 --spawn-rate 10 --duration 2s".split()  # both users at once: each prompt gets sent
+    load_test = [str(BIN / "agent-load-test"), "--url", app.url, *options]
 
     healthy = run([*load_test, "--report", str(tmp_path / "plain.json")])
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
