@@ -143,7 +143,6 @@ def test_load_test_counts_answers_and_failures(app: RunningApp, tmp_path: Path) 
     assert "error event" in failures[0]["error"] and failures[0]["occurrences"] == streams["failures"]
 
 
-def test_load_test_needs_a_running_app(app: RunningApp) -> None:
-    assert task_type_of(app.url, None) == app.client().get("/agent/info").json()["task_type"]
+def test_load_test_needs_a_running_app() -> None:
     with pytest.raises(SystemExit, match=r"nothing answers at .* Start the app"):
         task_type_of(f"http://127.0.0.1:{free_port()}", None)
