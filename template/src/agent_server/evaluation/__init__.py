@@ -167,8 +167,6 @@ def rerun_with_pandas(argv: list[str]) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    if importlib.util.find_spec("pandas") is None:
-        rerun_with_pandas(argv)
     try:
         dataset = load_dataset(args.dataset)
         scorers: list[Scorer] = [tools_called, facts_in_answer, *user_scorers()]
@@ -176,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     except DatasetError as exc:
         raise SystemExit(f"agent-evaluate: {exc}") from None
     scorers += judges
+    if importlib.util.find_spec("pandas") is None:
+        rerun_with_pandas(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")  # errors, not chatter
     _load_dotenv()
     if args.demo:
