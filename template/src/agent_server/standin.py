@@ -176,7 +176,7 @@ class StandInWorkspace:
                 return rejected
             messages = body.get("messages", [])
             schema = _json_schema(body)
-            events = (
+            events: list[AgentEvent] = (
                 script(messages, _chat_tools(body))
                 if schema is None
                 else [TextDelta(json.dumps(schema_example(schema)))]

@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     agent_errors: list[str] = []
 
     @mlflow.trace(name="agent", span_type=SpanType.AGENT)
-    def predict(messages: list[ChatMessage]) -> dict[str, list[ChatMessage]]:
+    def predict(messages: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         try:
-            return {"messages": runner.answer(messages)}
+            return {"messages": runner.answer(cast("list[ChatMessage]", messages))}  # checked by load_dataset
         except Exception as exc:
             agent_errors.append(f"the agent failed on {last_user_text({'messages': messages})!r}: {exc}")
             raise  # MLflow records it on the case's trace

@@ -8,8 +8,6 @@ from typing import Any, cast
 
 import yaml
 
-from agent_server.events import ChatMessage
-
 CASE_KEYS = {"question", "messages", "expected_tools", "expected_facts"}
 ROLES = {"user", "assistant", "system"}
 
@@ -75,7 +73,7 @@ def _case(item: object, where: str) -> dict[str, Any]:
     return {"inputs": {"messages": messages}, "expectations": expectations}
 
 
-def _messages(value: object) -> list[ChatMessage] | None:
+def _messages(value: object) -> list[dict[str, Any]] | None:
     messages = [mapping(item) for item in sequence(value) or []]
     valid = [m for m in messages if m and m.get("role") in ROLES and isinstance(m.get("content"), str)]
     return valid if valid and len(valid) == len(messages) else None
@@ -86,9 +84,9 @@ def mapping(value: object) -> dict[str, Any] | None:
     return cast(dict[str, Any], value) if isinstance(value, dict) else None
 
 
-def sequence(value: object) -> list[Any] | None:
+def sequence(value: object) -> list[object] | None:
     """`value` as a JSON array, or None when it is something else."""
-    return cast(list[Any], value) if isinstance(value, list) else None
+    return cast(list[object], value) if isinstance(value, list) else None
 
 
 def texts(value: object) -> list[str] | None:

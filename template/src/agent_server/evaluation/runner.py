@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall
+from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult
 
 Agent = Callable[[list[ChatMessage]], AsyncIterator[AgentEvent]]
 CASE_TIMEOUT_S = 300.0
@@ -27,9 +27,9 @@ class AgentRunner:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="agent-evaluate", daemon=True).start()
 
-    def answer(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+    def answer(self, messages: list[ChatMessage]) -> list[dict[str, Any]]:
         """The messages the agent adds to the conversation: tool calls, tool results, answers."""
-        done: concurrent.futures.Future[list[ChatMessage]] = concurrent.futures.Future()
+        done: concurrent.futures.Future[list[dict[str, Any]]] = concurrent.futures.Future()
 
         async def run() -> None:
             try:
@@ -47,11 +47,11 @@ class AgentRunner:
             raise TimeoutError(f"the agent did not answer within {CASE_TIMEOUT_S:.0f} s") from None
 
 
-def as_messages(events: list[AgentEvent]) -> list[ChatMessage]:
-    """Agent events as OpenAI chat messages: what MLflow's judges and UI read."""
-    messages: list[ChatMessage] = []
+def as_messages(events: list[AgentEvent]) -> list[dict[str, Any]]:
+    """Agent events as OpenAI chat messages (plain JSON): what MLflow's judges and UI read."""
+    messages: list[dict[str, Any]] = []
     for event in events:
-        last = messages[-1] if messages else {}
+        last: dict[str, Any] = messages[-1] if messages else {}
         if isinstance(event, TextDelta):
             if last.get("role") == "assistant" and "tool_calls" not in last:
                 last["content"] += event.text
@@ -59,12 +59,12 @@ def as_messages(events: list[AgentEvent]) -> list[ChatMessage]:
                 messages.append({"role": "assistant", "content": event.text})
         elif isinstance(event, ToolCall):
             function = {"name": event.name, "arguments": event.arguments}
-            call: dict[str, Any] = {"id": event.call_id, "type": "function", "function": function}
+            call = {"id": event.call_id, "type": "function", "function": function}
             if last.get("role") == "assistant" and "tool_calls" in last:
                 last["tool_calls"].append(call)
             else:
                 messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
-        else:
+        elif isinstance(event, ToolResult):
             messages.append(
                 {"role": "tool", "tool_call_id": event.call_id, "name": event.name, "content": event.output}
             )
