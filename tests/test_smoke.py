@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,13 +25,12 @@ REQUESTS = {
 
 
 @contextmanager
-def demo_server(app: Path) -> Iterator[str]:
+def demo_server(app: Path, command: list[str] | None = None) -> Iterator[str]:
     """`uv run agent-server --demo` from outside, as a user starts it."""
     port = free_port()
     log = (app / "server.log").open("w")
-    process = subprocess.Popen(
-        ["uv", "run", "agent-server", "--demo", "--port", str(port)], cwd=app, env=app_env(), stdout=log, stderr=log
-    )
+    command = command or ["uv", "run", "agent-server", "--demo"]
+    process = subprocess.Popen([*command, "--port", str(port)], cwd=app, env=app_env(), stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -49,9 +49,53 @@ def demo_server(app: Path) -> Iterator[str]:
         log.close()
 
 
+# Which of an app's own tests run where (its pytest markers; every test runs in at least one app):
+# - `platform` tests (state store, background runs, agent-setup) do not depend on the agent: one app;
+# - `tooling` tests (agent-evaluate, agent-load-test as real processes) depend on the framework
+#   (evaluation runs the agent) or the task type (the load test speaks it): one app per each;
+# - everything else depends on both: every combination (the UI adds no Python: its twin without UI).
+ANCHOR = {"task_type": "responses", "agent_framework": "openai", "ui": "none"}
+
+
+def own_tests_selection(answers: dict[str, str]) -> list[str]:
+    """The pytest marker expression for this combination's own tests."""
+    if answers == ANCHOR:
+        return []
+    tooling = answers["task_type"] == "responses" or answers["agent_framework"] == "openai"
+    return ["-m", "not platform" if tooling else "not platform and not tooling"]
+
+
+def agents_md_commands(app: Path) -> list[str]:
+    """The offline commands of the app's AGENTS.md ("## Commands"), as written."""
+    text = (app / "AGENTS.md").read_text()
+    block = re.search(r"## Commands\n.*?```bash\n(.*?)```", text, re.DOTALL)
+    assert block, "AGENTS.md has no Commands block"
+    commands = []
+    for line in block.group(1).splitlines():
+        command, _, comment = line.partition("#")
+        if command.strip() and "needs a workspace" not in comment:
+            commands.append(command.strip())
+    return commands
+
+
 @pytest.mark.parametrize("answers", combinations(), ids=combo_id)
 def test_combination_installs_passes_its_tests_and_answers(answers: dict[str, str], tmp_path: Path) -> None:
-    check_app(render(tmp_path / "app", project_name="smoke-app", **answers), answers)
+    app = render(tmp_path / "app", project_name="smoke-app", **answers)
+    if answers == ANCHOR:
+        run_agents_md_commands(app)
+    check_app(app, answers)
+
+
+def run_agents_md_commands(app: Path) -> None:
+    """AGENTS.md's commands run as written (the server one in the background, asked once)."""
+    commands = agents_md_commands(app)
+    assert "uv run agent-server --demo" in commands and "uv run pytest -q" in commands, commands
+    for command in commands:
+        if command == "uv run agent-server --demo":
+            with demo_server(app, command.split()) as url:
+                assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "healthy"
+            continue
+        run(["bash", "-c", command], app)
 
 
 @pytest.mark.parametrize("framework", choices("agent_framework"))
@@ -70,9 +114,10 @@ def check_app(app: Path, answers: dict[str, str]) -> None:
     run(["uv", "sync", "--quiet"], app)
     run(["uv", "run", "ruff", "check", "."], app)
     run(["uv", "run", "mypy"], app)  # strict, on src/agent_server (pyproject.toml)
-    if answers["ui"] == "none":  # the UI adds no Python behaviour: its twin without UI runs the tests
-        summary = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], app).strip().splitlines()[-1]
-        assert " passed" in summary and "failed" not in summary, summary
+    if answers["ui"] == "none" and answers != ANCHOR:  # the anchor ran them all through AGENTS.md
+        output = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", *own_tests_selection(answers)], app)
+        summary = output.strip().splitlines()[-1]
+        assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
 
     with demo_server(app) as url:
         body = REQUESTS[answers["task_type"]]

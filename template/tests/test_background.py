@@ -13,6 +13,8 @@ from agent_server.background import WORKER_STOPPED, BackgroundRuns, Outcome
 from agent_server.store import Store
 from agent_server.store.schema import responses
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 
 ALICE = "alice"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
 from agent_server.background import WORKER_STOPPED, BackgroundRuns
 from agent_server.store import Store
 from store_worker import finish, read_message, worker
+
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
 
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 

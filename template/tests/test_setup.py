@@ -24,6 +24,8 @@ from agent_server.standin import StandInWorkspace, free_port
 from agent_server.standin_rest import USER_NAME
 from payloads import answer_text, request_body
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 BIN = Path(sys.executable).parent
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from agent_server.store import NotFound, ResponseClosed, Store
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 
 ALICE, BOB = "alice@example.com", "bob@example.com"

@@ -23,6 +23,8 @@ from sqlalchemy import text
 from agent_server.store import StoreUnavailable, open_store
 from postgres_server import PASSWORD_ROLE, PostgresServer
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 pytest_plugins = ["postgres_server"]  # the postgres fixture
 
 INSTANCE = "agent-state"

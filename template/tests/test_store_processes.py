@@ -5,8 +5,12 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+import pytest
+
 from agent_server.store import Store, open_store, settings_from_env
 from store_worker import finish, start_together, worker
+
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
 
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 

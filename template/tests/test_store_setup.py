@@ -17,6 +17,8 @@ from agent_server.store import StoreConfigError, StoreUnavailable, open_store, s
 from agent_server.store.migrate import VERSION_TABLE, alembic_config, revisions
 from agent_server.store.schema import metadata
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 pytest_plugins = ["postgres_server", "store_backends"]  # fixtures: postgres; backend, store_env, store
 
 
