@@ -71,3 +71,9 @@ def update(session: nox.Session) -> None:
 def clients(session: nox.Session, task_type: str) -> None:
     """A --demo app of one task type judged by OpenAI SDK, LangChain, databricks-openai and the Vercel AI SDK."""
     session.run("pytest", "tests/test_clients.py", "-k", f"{task_type}-app", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Not in the default run: our server against MLflow's AgentServer, same agent; writes docs/benchmarks.md."""
+    session.run("python", "-m", "benchmarks.bench", *session.posargs)

@@ -1,8 +1,9 @@
-"""Benchmark: render time, `uv sync` time, venv size, and start -> first answer of a rendered app.
+"""Benchmark: render time, `uv sync` time, venv size, and start -> first answer of any combination.
 
     uv run python benchmarks/startup.py                      # default answers
-    uv run python benchmarks/startup.py -d task_type=chat_agent -d agent_framework=openai --runs 5
-    uv run python benchmarks/startup.py --compare-mlflow    # also MLflow's AgentServer, same agent
+    uv run python benchmarks/startup.py -d task_type=chat_agent -d agent_framework=langgraph --runs 5
+
+(The comparison with MLflow's AgentServer, under load too, is `uv run nox -s bench`: bench.py.)
 
 "First answer" is the wall time from launching `uv run agent-server --demo` to the first 200
 from POST /invocations (polled every 50 ms), with a fresh local MLflow store each run, so it
@@ -18,8 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from combinations import defaults
 from render import app_env, free_port, render
 
-REQUESTS = {
+REQUESTS: dict[str, dict[str, object]] = {
     "responses": {"input": [{"role": "user", "content": "What time is it?"}]},
     "chat_completions": {"messages": [{"role": "user", "content": "What time is it?"}]},
     "chat_agent": {"messages": [{"role": "user", "content": "What time is it?", "id": "1"}]},
@@ -59,26 +58,6 @@ def first_answer_seconds(app: Path, body: dict[str, object], server: list[str], 
         process.wait(timeout=20)
 
 
-@contextmanager
-def standin_workspace(app: Path, env: dict[str, str]) -> Iterator[str]:
-    """The app's stand-in workspace as a process of its own; yields its URL."""
-    port = free_port()
-    command = ["uv", "run", "--no-sync", "python", "-m", "agent_server.standin", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/_standin/requests", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 def summary(seconds: list[float]) -> str:
     return f"median {statistics.median(seconds):.2f} s  (runs: {', '.join(f'{s:.2f}' for s in seconds)})"
 
@@ -91,7 +70,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-d", "--data", action="append", default=[], help="copier answer key=value")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--compare-mlflow", action="store_true", help="also time MLflow's AgentServer")
     args = parser.parse_args()
     answers = dict(item.split("=", 1) for item in args.data)
     task_type = answers.get("task_type", defaults()["task_type"])
@@ -115,15 +93,6 @@ def main() -> None:
         print(f"uv sync (warm cache):         {sync_s:.2f} s   (no-op re-sync {resync_s:.2f} s)")
         print(f"venv size:                    {directory_mb(app / '.venv'):.0f} MB")
         print(f"start -> first answer:        {summary(firsts)}")
-        if args.compare_mlflow:
-            with standin_workspace(app, env) as url:  # MLflow's server has no --demo
-                mlflow_env = {**env, "DATABRICKS_HOST": url, "DATABRICKS_TOKEN": "standin-token"}
-                shutil.copy(Path(__file__).with_name("mlflow_agent_server_app.py"), app)
-                theirs = ["--with", "pandas", "uvicorn", "mlflow_agent_server_app:app"]  # mlflow.pyfunc needs it
-                mlflow_firsts = [
-                    first_answer_seconds(app, REQUESTS["responses"], theirs, mlflow_env) for _ in range(args.runs)
-                ]
-            print(f"same, MLflow's AgentServer:   {summary(mlflow_firsts)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the rendered app: `uv run nox -s bench` (benchmarks/bench.py)."""

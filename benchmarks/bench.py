@@ -1,0 +1,238 @@
+"""Our agent server against MLflow's AgentServer, same agent, one interleaved run: `uv run nox -s bench`.
+
+    uv run python -m benchmarks.bench [--window 3] [--rounds 2] [--output docs/benchmarks.md] [--quick]
+
+Renders the default app (Responses, openai), builds a second copy served by MLflow's AgentServer
+with the same handlers (benchmarks/served/), starts the app's stand-in model in a process of its
+own, and measures both servers under uvicorn (fresh sqlite trace store per server process) with
+the load generator of benchmarks/load.py in another process. Every measurement is taken for
+"ours", "mlflow" and "mlflow again" (the reference against itself: the noise), back to back, in
+alternating order. Writes the report (docs/benchmarks.md) and the raw figures (benchmarks/results/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.apps import ROOT, App, prepare_mlflow, prepare_ours
+from benchmarks.processes import AGENT_BODY, STREAM_BODY, Server, StandIn, cpu_seconds, post, rss_mb, wait_idle
+from benchmarks.results import SERVERS, Point, Results
+
+START = time.perf_counter()
+ONE_WORKER_RUNS = [("invoke", 1), ("invoke", 16), ("invoke", 64), ("stream", 1), ("stream", 16)]
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - START:5.0f} s] {message}", flush=True)
+
+
+def in_turn(round_index: int) -> tuple[str, ...]:
+    """ours, mlflow, mlflow again; reversed every other round so no server always goes first."""
+    return SERVERS if round_index % 2 == 0 else SERVERS[::-1]
+
+
+class Bench:
+    def __init__(self, ours: App, theirs: App, workdir: Path, window: float) -> None:
+        self.apps = {"ours": ours, "mlflow": theirs, "mlflow again": theirs}
+        self.workdir, self.window = workdir, window
+        self.results = Results()
+        self.standin = StandIn(ours, workdir)
+        self.started = 0
+
+    def spawn(self, label: str, workers: int, pyc: bool = True) -> Server:
+        self.started += 1
+        store = self.workdir / f"{self.started:02d}-{label.replace(' ', '-')}-w{workers}.db"
+        return Server(self.apps[label], label, workers, self.standin, store, pyc)
+
+    def cold_start(self, label: str, pyc: bool = True) -> None:
+        server = self.spawn(label, 1, pyc)
+        try:
+            seconds = server.first_answer()
+        finally:
+            server.stop()
+        key = label if pyc else f"{label} no-pyc"
+        self.results.cold_start_s.setdefault(key, []).append(seconds)
+        progress(f"cold start {key}: {seconds:.2f} s")
+
+    @contextmanager
+    def running(self, workers: int, pyc: bool = True) -> Iterator[dict[str, Server]]:
+        """The three servers, started one after another (each start is a cold-start sample at 1 worker)."""
+        servers: dict[str, Server] = {}
+        try:
+            for label in SERVERS:
+                servers[label] = server = self.spawn(label, workers, pyc)
+                seconds = server.first_answer()
+                wait_idle(server.pids())
+                if workers == 1:
+                    key = label if pyc else f"{label} no-pyc"
+                    self.results.cold_start_s.setdefault(key, []).append(seconds)
+                self.results.rss_idle_mb[f"{label} w={workers}"] = rss_mb(server.pids())
+                progress(f"started {label} ({workers} worker(s), .pyc {'on' if pyc else 'off'}) in {seconds:.2f} s")
+            yield servers
+        finally:
+            for label, server in servers.items():
+                server.stop()
+                key = f"{label} w={workers}{'' if pyc else ' no-pyc'}"
+                self.results.traces[key] = (server.traces_stored(), server.answered)
+
+    def measure(self, server: Server, workload: str, concurrency: int, pyc: bool = True) -> Point:
+        body = AGENT_BODY if workload == "invoke" else STREAM_BODY
+        warmup = 1 + concurrency / 16
+        server_pids, standin_pids = server.pids(), self.standin.pids()
+        server_cpu, standin_cpu = cpu_seconds(server_pids), cpu_seconds(standin_pids)
+        command = [sys.executable, "-m", "benchmarks.load", "--port", str(server.port), "--body", body]
+        command += ["--concurrency", str(concurrency), "--warmup", str(warmup), "--duration", str(self.window)]
+        generator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert generator.stdout is not None
+        rss = 0.0
+        lines = []
+        for line in generator.stdout:
+            if line.strip() == "measured":
+                rss = rss_mb(server_pids)
+            lines.append(line)
+        if generator.wait() != 0:
+            raise RuntimeError(f"the load generator failed against {server.label}: {''.join(lines)[-2000:]}")
+        load = json.loads(lines[-1])
+        wait_idle(server_pids + standin_pids)
+        point = Point(
+            server=server.label,
+            workers=server.workers,
+            workload=workload,
+            concurrency=concurrency,
+            pyc=pyc,
+            load=load,
+            server_cpu_s=cpu_seconds(server_pids) - server_cpu,
+            standin_cpu_s=cpu_seconds(standin_pids) - standin_cpu,
+            rss_mb=rss,
+        )
+        server.answered += load["answered"]
+        self.results.points.append(point)
+        errors = f"  ERRORS: {load['errors']}" if load["errors"] else ""
+        progress(
+            f"{workload} c={concurrency} w={server.workers} {server.label}: {point.throughput:.1f}/s, "
+            f"cpu {1e3 * point.server_cpu_s / max(1, load['answered']):.1f} ms/req{errors}"
+        )
+        return point
+
+    def run(self, rounds: int, cold_starts: int) -> Results:
+        for round_index in range(cold_starts - 1):  # the third sample comes with the 1-worker servers
+            for label in in_turn(round_index):
+                self.cold_start(label)
+        with self.running(workers=1) as servers:
+            for round_index in range(rounds):
+                for workload, concurrency in [
+                    ("invoke", 1),
+                    ("invoke", 16),
+                    ("invoke", 64),
+                    ("stream", 1),
+                    ("stream", 16),
+                ]:
+                    for label in in_turn(round_index):
+                        self.measure(servers[label], workload, concurrency)
+        with self.running(workers=2) as servers:
+            for round_index in range(rounds):
+                for concurrency in (1, 16, 64):
+                    for label in in_turn(round_index):
+                        self.measure(servers[label], "invoke", concurrency)
+        for app in {id(a): a for a in self.apps.values()}.values():
+            app.remove_bytecode()
+        with self.running(workers=1, pyc=False) as servers:
+            for round_index in range(rounds):
+                for label in in_turn(round_index):
+                    self.measure(servers[label], "invoke", 16, pyc=False)
+        return self.results
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": str(os.cpu_count()),
+        "cpu": cpu,
+        "system": f"{platform.system()} {platform.release()}",
+        "load average at start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--window", type=float, default=3.0, help="seconds measured per load run (default 3)")
+    parser.add_argument("--rounds", type=int, default=2, help="load runs per server and setting (default 2)")
+    parser.add_argument("--cold-starts", type=int, default=3, help="cold starts per server (default 3)")
+    parser.add_argument("--quick", action="store_true", help="1 s windows, 1 round: check that it works")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (apps, stores, logs)")
+    args = parser.parse_args()
+    if args.quick:
+        args.window, args.rounds, args.cold_starts = 1.0, 1, 1
+    results_dir = ROOT / "benchmarks" / "results"
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    started = machine()
+    try:
+        progress(f"rendering and installing both apps in {workdir}")
+        ours = prepare_ours(workdir)
+        theirs = prepare_mlflow(ours, workdir)
+        bench = Bench(ours, theirs, workdir, args.window)
+        results = bench.results
+        results.machine = started
+        results.settings = {"window_s": args.window, "rounds": args.rounds, "cold_starts": args.cold_starts}
+        for app in (ours, theirs):
+            results.venv_mb[app.name] = app.venv_mb()
+            results.packages[app.name] = app.packages()
+        results.extra_packages = sorted(set(results.packages["mlflow"]) - set(results.packages["ours"]))
+        progress("warming up both servers (writes their .pyc files, checks both workloads)")
+        for label in ("ours", "mlflow"):
+            check(bench.spawn(label, 1))
+        try:
+            bench.run(args.rounds, args.cold_starts)
+        finally:
+            bench.standin.stop()
+        results.settings["duration_s"] = round(time.perf_counter() - START)
+        results_dir.mkdir(exist_ok=True)
+        raw = results_dir / f"bench-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+        raw.write_text(json.dumps(dataclasses.asdict(results), indent=1))
+        report.write(results, args.output)
+        progress(f"wrote {args.output} and {raw}")
+        print(report.summary(results))
+    finally:
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check(server: Server) -> None:
+    """Both workloads answer as expected (and the imports they need are compiled to .pyc)."""
+    try:
+        server.first_answer(timeout=180)
+        status, body = post(server.port, STREAM_BODY)
+        frames = body.count(b"data: ")
+        if status != 200 or frames != 502:
+            raise server.fail(f"{server.label}: the stream answered {status} with {frames} frames, not 502")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

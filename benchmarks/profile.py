@@ -1,0 +1,123 @@
+"""Where our server spends its time under load: py-spy samples (GIL holder only), summed by cause.
+
+    uv venv /tmp/pyspy && uv pip install --python /tmp/pyspy py-spy
+    uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy [--workload stream --concurrency 1]
+
+Renders and installs the default app, starts the stand-in model and our server (1 worker, fresh
+sqlite store, .pyc written unless --no-pyc) like `benchmarks.bench`, puts it under load with
+`benchmarks.load`, and records it with `py-spy record --gil --format raw`. Prints the share of
+samples per cause (each sample counts once, for the first cause in CAUSES found in its stack),
+then the functions with the largest inclusive and own shares. The raw file is kept for flame graphs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.apps import ROOT, prepare_ours
+from benchmarks.processes import AGENT_BODY, STREAM_BODY, Server, StandIn, post
+
+# (cause, substrings of a frame "function (file:line)"): the first cause with a frame in the stack wins.
+CAUSES: list[tuple[str, tuple[str, ...]]] = [
+    ("MLflow trace export (queue, sqlite store)", ("async_export_queue.py",)),
+    ("MLflow `_try_get_prediction_context` (import of mlflow.pyfunc per span)", ("_try_get_prediction_context",)),
+    ("tool schemas (`FunctionTools.schemas`)", ("FunctionTools.schemas",)),
+    (
+        "our validation of requests, answers, chunks (pydantic)",
+        ("validated (agent_server", "parse_request (agent_server"),
+    ),
+    ("our SSE framing (json.dumps)", ("frame (agent_server/sse.py",)),
+    ("the agent's model calls (openai client, httpx)", ("openai/", "httpx")),
+    ("other MLflow span work (start, end, inputs, outputs)", ("mlflow/",)),
+    ("the agent's chunk building (`stream_chunks`, `collect`)", ("stream_chunks (agent_server", "collect_with (")),
+    ("our server code (agent_server)", ("agent_server/",)),
+    ("uvicorn, starlette, fastapi, asyncio (HTTP and event loop)", ("uvicorn/", "starlette/", "fastapi/", "asyncio/")),
+]
+
+
+def summarise(raw: Path, top: int = 15) -> str:
+    causes: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, samples = stack.split(";"), int(count)
+        total += samples
+        cause = next((name for name, marks in CAUSES if any(m in f for f in frames for m in marks)), "other")
+        causes[cause] += samples
+        for function in {f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")" for f in frames}:
+            inclusive[function] += samples
+        own[frames[-1]] += samples
+    if not total:
+        return "no samples"
+
+    def share(counter: collections.Counter[str], n: int) -> list[str]:
+        return [f"{100 * v / total:5.1f} %  {k}" for k, v in counter.most_common(n)]
+
+    return "\n".join(
+        [
+            f"{total} samples holding the GIL",
+            "\nby cause:",
+            *share(causes, len(CAUSES) + 1),
+            "\nfunctions, inclusive (request plumbing included):",
+            *share(inclusive, top * 3),
+            "\nfunctions, own time:",
+            *share(own, top),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="the py-spy executable")
+    parser.add_argument("--workload", choices=["invoke", "stream"], default="invoke")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=10, help="seconds recorded")
+    parser.add_argument("--no-pyc", action="store_true", help="no .pyc files (PYTHONDONTWRITEBYTECODE, none on disk)")
+    parser.add_argument("--raw", type=Path, default=ROOT / "benchmarks" / "results" / "profile.txt")
+    args = parser.parse_args()
+    if not args.py_spy:
+        raise SystemExit("py-spy not found: uv venv /tmp/pyspy && uv pip install --python /tmp/pyspy py-spy")
+    workdir = Path(tempfile.mkdtemp(prefix="profile-"))
+    try:
+        app = prepare_ours(workdir)
+        standin = StandIn(app, workdir)
+        try:
+            warm = Server(app, "ours", 1, standin, workdir / "warm.db", pyc=True)
+            warm.first_answer()
+            post(warm.port, STREAM_BODY)
+            warm.stop()
+            if args.no_pyc:
+                app.remove_bytecode()
+            server = Server(app, "ours", 1, standin, workdir / "traces.db", pyc=not args.no_pyc)
+            server.first_answer()
+            try:
+                record(server, args)
+            finally:
+                server.stop()
+        finally:
+            standin.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(summarise(args.raw))
+    print(f"\nraw samples: {args.raw}")
+
+
+def record(server: Server, args: argparse.Namespace) -> None:
+    body = AGENT_BODY if args.workload == "invoke" else STREAM_BODY
+    command = [sys.executable, "-m", "benchmarks.load", "--port", str(server.port), "--body", body]
+    command += ["--concurrency", str(args.concurrency), "--warmup", "3", "--duration", str(args.duration + 2)]
+    generator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert generator.stdout is not None
+    generator.stdout.readline()  # "measuring": the warm-up is over
+    args.raw.parent.mkdir(parents=True, exist_ok=True)
+    spy = [args.py_spy, "record", "--pid", str(server.pid), "--gil", "--format", "raw", "--output", str(args.raw)]
+    subprocess.run([*spy, "--duration", str(args.duration)], check=True, capture_output=True)
+    generator.communicate()
