@@ -55,8 +55,9 @@ async def start() -> None:
     """Prepare the trace store (called when the app starts)."""
     stopping = threading.Event()
     _tracing.state, _tracing.stopping = "waiting", stopping
-    mlflow.tracing.disable()  # until the store is ready
     uri = mlflow_config.tracking_uri()
+    mlflow.set_tracking_uri(uri)  # first: a new URI makes MLflow build a new (enabled) tracer
+    mlflow.tracing.disable()  # until the store is ready
     connected = _in_daemon_thread(lambda: _connect(stopping))
     if mlflow_config.is_local(uri):
         try:
