@@ -35,8 +35,9 @@ class App:
         return self.path / ".venv" / "bin" / "python"
 
     def venv_mb(self) -> float:
-        venv = self.path / ".venv"
-        return sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
+        """The venv's files as installed: no symlinks, no .pyc (Python writes those as it imports)."""
+        files = (f for f in (self.path / ".venv").rglob("*") if f.is_file() and not f.is_symlink())
+        return sum(f.stat().st_size for f in files if "__pycache__" not in f.parts) / 1e6
 
     def packages(self) -> dict[str, str]:
         """Installed distributions and versions, plus `python`."""

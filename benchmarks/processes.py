@@ -182,6 +182,11 @@ class Server(Process):
         raise self.fail(f"{self.label}: no answer in {timeout} s")
 
     def traces_stored(self) -> int:
-        """Traces in the store (call after stop(): the export is asynchronous)."""
+        """Traces in the store (call after stop(): the export is asynchronous); 0 without a store."""
+        if not self.store.exists():
+            return 0
         with sqlite3.connect(self.store) as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM trace_info").fetchone()[0])
+            try:
+                return int(connection.execute("SELECT COUNT(*) FROM trace_info").fetchone()[0])
+            except sqlite3.OperationalError:  # the server never created its tables
+                return 0

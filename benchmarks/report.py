@@ -1,16 +1,21 @@
 """docs/benchmarks.md from a run's `Results`: machine, versions, one table, how it was measured.
 
 Everything after the KEEP marker in an existing report (the hand-written profile notes) is kept.
+`python -m benchmarks.report benchmarks/results/bench-<time>.json` rewrites the report from a saved run.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks.results import (
+    APPS,
     Results,
     cpu_per_request_ms,
     generator_cpu_per_request_ms,
@@ -118,13 +123,18 @@ def rows(results: Results) -> list[Row]:
             lambda s: [cpu_per_request_ms(results.select(s, 1, "invoke", 16))],
             1,
         ),
+        Row(
+            "server CPU per invoke, ms (c=16, 1 worker, no .pyc)",
+            lambda s: [cpu_per_request_ms(results.select(s, 1, "invoke", 16, pyc=False))],
+            1,
+        ),
         *stream(1),
         *stream(16),
         Row("RSS idle, MB (1 worker)", lambda s: [results.rss_idle_mb.get(f"{s} w=1", math.nan)], 0),
         Row("RSS idle, MB (2 workers + supervisor)", lambda s: [results.rss_idle_mb.get(f"{s} w=2", math.nan)], 0),
         Row("RSS under load (max at window close), MB (1 worker)", lambda s: [peak_rss(results, s, 1)], 0),
         Row("RSS under load, MB (2 workers + supervisor)", lambda s: [peak_rss(results, s, 2)], 0),
-        Row("venv size, MB", lambda s: [results.venv_mb["ours" if s == "ours" else "mlflow"]], 0),
+        Row("venv size as installed (no .pyc), MB", lambda s: [results.venv_mb[APPS[s]]], 0),
         Row("traces stored / requests answered, % (1 worker)", traces(1), 1, True),
         Row("traces stored / requests answered, % (2 workers)", traces(2), 1, True),
     ]
@@ -187,13 +197,23 @@ def versions(results: Results) -> str:
     return "\n".join(lines)
 
 
+def niceness(settings: dict[str, Any]) -> str:
+    value = settings.get("niceness", 0)
+    return f"; its processes ran at niceness {value}, ahead of other work" if value else ""
+
+
 def generated(results: Results) -> str:
     m, s = results.machine, results.settings
     return f"""# Benchmark: our agent server and MLflow's `AgentServer`, same agent
 
-Produced by `uv run nox -s bench` ({s.get("duration_s", "?")} s) on {m.get("date")}: {m.get("cores")} cores
-({m.get("cpu")}), {m.get("system")}, load average {m.get("load average at start")} at the start. Rerun it to
-refresh this page; the figures of a run are also saved as JSON in `benchmarks/results/` (not committed).
+- Run: `{s.get("command", "uv run nox -s bench")}`, {s.get("duration_s", "?")} s, {m.get("date")}.
+- Machine: {m.get("cores")} cores ({m.get("cpu")}), {m.get("system")}.
+- Load average (1, 5, 15 min): {m.get("load average at start")} at the start, {m.get("load average at end")} at the
+  end (the benchmark itself keeps about 2 busy){niceness(s)}.
+
+Rerun it to refresh this page (the part above the hand-written notes); the figures of a run are also
+saved as JSON in `benchmarks/results/` (not committed), and `python -m benchmarks.report <json>`
+rewrites the page from them.
 
 {versions(results)}
 
@@ -202,8 +222,10 @@ refresh this page; the figures of a run are also saved as JSON in `benchmarks/re
 Ratios are ours / MLflow's: below 1 is better for latencies, times, CPU and memory, above 1 for
 throughput. The last column compares two identical MLflow servers measured in the same run: any
 ours / MLflow ratio that differs from 1 by less than that one's spread is noise. Each figure is
-the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows (latency
-percentiles: pooled samples).
+the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows at 1 worker and
+{max(1, int(s.get("rounds", 2)) // 2)} at 2 workers or without .pyc (latency percentiles: pooled samples).
+CPU time per request is the steadiest figure when the machine is shared: it does not depend on how
+much of the CPU the server got.
 
 {table(results)}
 
@@ -230,16 +252,18 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   store; with .pyc files written by an earlier start, and once with none
   (`PYTHONDONTWRITEBYTECODE=1`, every `__pycache__` deleted, as `uv sync` installs without
   `compile-bytecode`).
-- **Load runs**: a warm-up of 1 + c/16 s, then the window; throughput counts the requests that
+- **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
-  chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk = (total
-  - first chunk) / 501 per stream.
+  chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk after the
+  first = (total time minus time to first chunk) / 501, per stream. With 2 workers the servers
+  start together, then a 2 s burst of requests warms both workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
 
-Rerun: `uv run nox -s bench` (`-- --quick` for a one-minute check, `-- --window 5 --rounds 3`
-for tighter figures, `-- --keep` to keep the apps, stores and server logs). Linux only (/proc).
+Rerun: `uv run nox -s bench`; `-- --quick` checks that it works (1 s windows, one round),
+`-- --window 5 --rounds 3` gives tighter figures, `-- --keep` keeps the apps, stores and server
+logs, `-- --nice -10` (as root) puts it ahead of other work on a shared machine. Linux only (/proc).
 """
 
 
@@ -254,3 +278,15 @@ def write(results: Results, output: Path) -> None:
 
 def summary(results: Results) -> str:
     return f"{table(results)}\n\n{cpu_table(results)}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Rewrite the report from a saved run.")
+    parser.add_argument("results", type=Path, help="benchmarks/results/bench-<time>.json")
+    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    write(Results.from_json(json.loads(args.results.read_text())), args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SERVERS = ("ours", "mlflow", "mlflow again")  # "mlflow again": the reference measured against itself
+APPS = {"ours": "ours", "mlflow": "mlflow", "mlflow again": "mlflow"}  # the app each server runs
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Point:
     server_cpu_s: float  # the server's CPU time from before the load until it is idle again
     standin_cpu_s: float
     rss_mb: float  # the server's RSS when the window closed
+    drain_s: float  # from the end of the load until the server is idle (trace export catching up)
 
     @property
     def throughput(self) -> float:
@@ -40,6 +42,13 @@ class Results:
     extra_packages: list[str] = field(default_factory=list)  # installed for MLflow's server only
     machine: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Results:
+        """Results saved by `benchmarks.bench` (dataclasses.asdict)."""
+        points = [Point(**p) for p in data.pop("points")]
+        traces = {k: (int(v[0]), int(v[1])) for k, v in data.pop("traces").items()}
+        return cls(points=points, traces=traces, **data)
 
     def select(self, server: str, workers: int, workload: str, concurrency: int, pyc: bool = True) -> list[Point]:
         return [
