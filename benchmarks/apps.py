@@ -19,6 +19,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from render import app_env, render  # noqa: E402 - tests/ is not a package
 
 SERVED = Path(__file__).with_name("served")
+# The agent module imports agent_server, whose mlflow_env changes some of MLflow's defaults: MLflow's
+# server gets them back, so it runs as shipped.
+MLFLOW_AS_SHIPPED = {
+    "MLFLOW_DISABLE_TELEMETRY": "false",
+    "MLFLOW_MODEL_CATALOG_URI": "https://github.com/mlflow/mlflow/releases/download/model-catalog%2Flatest",
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_SPAN_BATCH_SIZE": "5",
+    "MLFLOW_ASYNC_TRACE_LOGGING_MAX_INTERVAL_MILLIS": "5000",
+}
 MLFLOW_EXTRAS = ["pandas"]  # what AgentServer imports that the app does not declare (httpx it does)
 
 

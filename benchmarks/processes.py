@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from benchmarks.apps import App, app_env
+from benchmarks.apps import MLFLOW_AS_SHIPPED, App, app_env
 
 STANDIN_TOKEN = "standin-token"
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -156,6 +156,8 @@ class Server(Process):
             DATABRICKS_TOKEN=STANDIN_TOKEN,
             MLFLOW_TRACKING_URI=f"sqlite:///{store}",
         )
+        if app.name == "mlflow":
+            env.update(MLFLOW_AS_SHIPPED)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         if not pyc:
             env["PYTHONDONTWRITEBYTECODE"] = "1"

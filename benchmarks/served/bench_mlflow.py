@@ -1,7 +1,8 @@
 """MLflow's `AgentServer` for the benchmark, with the same handlers as `bench_ours.py`.
 
 Served as `uvicorn bench_mlflow:app`, which is what `AgentServer.run()` does. The trace store is
-set up by the app's own `setup_mlflow()`, as in our server, so both trace to the same kind of store.
+set up as an AgentServer app does it (MLFLOW_TRACKING_URI, `mlflow.set_experiment`), to the same
+kind of fresh sqlite store as ours; MLflow's settings are its own (benchmarks.apps.MLFLOW_AS_SHIPPED).
 (Run as a script, the module would be imported twice and MLflow's single-use registry would refuse
 the second registration.)
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import mlflow
 from bench_deltas import five_hundred_deltas
 from mlflow.genai.agent_server import AgentServer, invoke, stream
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
 from agent import run_agent
-from agent_server.mlflow_config import setup_mlflow
 from agent_server.protocols.responses import collect, stream_chunks, to_chat_messages
 
 
@@ -30,5 +31,5 @@ async def answer_stream(request: ResponsesAgentRequest) -> AsyncIterator[Respons
         yield chunk
 
 
-setup_mlflow()
+mlflow.set_experiment("bench")
 app = AgentServer("ResponsesAgent").app

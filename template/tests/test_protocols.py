@@ -183,3 +183,39 @@ def test_invalid_payloads_are_rejected(protocol: AnyProtocol) -> None:
 def test_to_json_dict_refuses_other_types() -> None:
     with pytest.raises(ValueError, match="expected a dict"):
         to_json_dict(42)
+
+
+def _mlflow_accepts_chunk(chunk: dict[str, Any]) -> bool:
+    from mlflow.types.llm import ChatCompletionChunk
+
+    try:
+        ChatCompletionChunk.from_dict(chunk)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+    return True
+
+
+async def test_chat_completions_chunk_check_agrees_with_mlflow_after_a_valid_chunk_of_each_shape() -> None:
+    """A chunk of a shape already validated is not validated again: every variant below differs
+    from a valid chunk in one way MLflow checks, and must still be refused, as MLflow refuses it."""
+    valid = await chunks_of(chat_completions.PROTOCOL)  # one chunk of each kind, each validated once
+    text = next(chunk for chunk in valid if chunk["choices"] and chunk["choices"][0]["delta"].get("content"))
+    choice = text["choices"][0]
+    variants = [
+        {**text, "choices": [{**choice, "delta": {"content": "other words"}}]},  # same shape: accepted
+        {**text, "created": "yesterday"},
+        {**text, "object": None},
+        {**text, "choices": [{**choice, "index": "0"}]},
+        {**text, "choices": [{**choice, "delta": {"content": 5}}]},
+        {**text, "choices": [{**choice, "finish_reason": 3}]},
+        {**text, "choices": [{**choice, "delta": {"tool_calls": [{"index": 0, "type": "not-a-function"}]}}]},
+        {key: value for key, value in text.items() if key != "choices"},
+    ]
+    verdicts = [_mlflow_accepts_chunk(variant) for variant in variants]
+    assert verdicts[0] and verdicts.count(False) >= 6, verdicts
+    for variant, accepted in zip(variants, verdicts, strict=True):
+        if accepted:
+            assert chat_completions.PROTOCOL.check_chunk(variant) == variant
+        else:
+            with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):
+                chat_completions.PROTOCOL.check_chunk(variant)

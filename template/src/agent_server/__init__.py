@@ -4,6 +4,8 @@ This package is maintained by the template (`copier update` refreshes it); your 
 agent.py and tools.py at the project root.
 """
 
+# First: MLflow reads some of its settings when it is imported (see mlflow_env).
+from agent_server import mlflow_env  # noqa: F401  # isort: skip
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.mlflow_config import setup_mlflow
 from agent_server.request_context import get_request_headers, get_user_token

@@ -1,46 +1,153 @@
-"""One MLflow span per answer: the request in, the (reduced) answer out.
+"""One MLflow span per answer, never on the request's critical path.
 
-The store is prepared in the background when the app starts (`start`), so `/health` answers at
-once; spans of the first requests wait for it. Framework spans (autolog) nest under this span.
+- `start()` (app start-up) prepares the trace store (agent_server.mlflow_config) in a thread of
+  its own: the app waits for a local sqlite store (it takes a fraction of a second), not for a
+  remote one (Databricks, an MLflow server), which is retried until it answers. Until the store
+  is ready, answers are served untraced and counted, and MLflow's tracing stays disabled, so the
+  framework's own spans (autolog) do not pile up either.
+- Traces are written by agent_server.trace_export: a bounded queue and daemon writer threads; a
+  slow or dead store holds neither a request nor the process's exit.
+- `stop()` (shutdown) writes what is still queued within STOP_TIMEOUT_S; the rest is counted.
+- `status()`: the store's state and what happened to this process's traces (GET /agent/info).
+Framework spans (autolog) nest under the answer's span.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
+import logging
+import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import mlflow
 from mlflow.entities import SpanType
 from mlflow.entities.span import NO_OP_SPAN_TRACE_ID
 
-from agent_server.mlflow_config import flush_traces, setup_mlflow
+from agent_server import mlflow_config, trace_export
 
 JsonDict = dict[str, Any]
-_setup: asyncio.Task[None] | None = None
+T = TypeVar("T")
+logger = logging.getLogger("agent_server")
+
+LOCAL_STORE_WAIT_S = 30.0  # a sqlite store that takes longer (locked) is waited for in the background
+STOP_TIMEOUT_S = 5.0
+RETRY_MAX_S = 60.0
 
 
-def start() -> None:
-    """Point MLflow at its store, in a thread (called when the app starts)."""
-    global _setup
-    _setup = asyncio.get_running_loop().create_task(asyncio.to_thread(setup_mlflow))
+class _Tracing:
+    """The store's state in this process: "unstarted" (start() not called: MLflow as configured),
+    "waiting" (for the store), "ready"."""
+
+    def __init__(self) -> None:
+        self.state = "unstarted"
+        self.stopping = threading.Event()
+        self.queue: trace_export.ExportQueue | None = None
+
+
+_tracing = _Tracing()
+
+
+async def start() -> None:
+    """Prepare the trace store (called when the app starts)."""
+    stopping = threading.Event()
+    _tracing.state, _tracing.stopping = "waiting", stopping
+    uri = mlflow_config.tracking_uri()
+    mlflow.set_tracking_uri(uri)  # first: a new URI makes MLflow build a new (enabled) tracer
+    mlflow.tracing.disable()  # until the store is ready
+    connected = _in_daemon_thread(lambda: _connect(stopping))
+    if mlflow_config.is_local(uri):
+        try:
+            await asyncio.wait_for(asyncio.shield(connected), LOCAL_STORE_WAIT_S)
+        except TimeoutError:
+            logger.warning("The trace store %s is slow to open: answers are untraced until it is ready.", uri)
 
 
 async def stop() -> None:
-    """Write out the traces still queued (called when the app stops)."""
-    if _setup is not None:
-        await asyncio.shield(_setup)
-    await asyncio.to_thread(flush_traces)
+    """Write out the traces still queued, for at most STOP_TIMEOUT_S (called when the app stops)."""
+    _tracing.stopping.set()
+    queue, _tracing.queue = _tracing.queue, None
+    if queue is not None:
+        try:
+            await asyncio.wait_for(_in_daemon_thread(lambda: queue.drain(STOP_TIMEOUT_S)), STOP_TIMEOUT_S + 1)
+        except TimeoutError:
+            queue.close()
+    else:  # MLflow's own queue, if any
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_in_daemon_thread(mlflow.flush_trace_async_logging), STOP_TIMEOUT_S)
+    summary = trace_export.STATS.as_dict()
+    lost = sum(summary["dropped"].values())
+    logger.info("Traces of this process: %d written, %d lost %s.", summary["written"], lost, summary["dropped"])
 
 
-async def _ready() -> None:
-    if _setup is not None:
-        await asyncio.shield(_setup)
+def status() -> JsonDict:
+    """The trace store's state in this process and what happened to its traces."""
+    queue = _tracing.queue
+    return {"state": _tracing.state, "queued": len(queue) if queue else 0, **trace_export.STATS.as_dict()}
+
+
+def _connect(stopping: threading.Event) -> None:
+    """Connect to the store, retrying until it answers; then enable tracing through the export queue."""
+    try:
+        _connect_until_ready(stopping)
+    except Exception:  # tracing must never stop the agent
+        logger.exception("MLflow tracing is off")
+
+
+def _connect_until_ready(stopping: threading.Event) -> None:
+    delay, failures = 1.0, 0
+    while not stopping.is_set():
+        try:
+            mlflow_config.connect_store()
+            break
+        except Exception as exc:  # noqa: BLE001 - tracing must never stop the agent
+            failures += 1
+            if failures == 1:
+                logger.error("Traces are not written yet: %s Retrying.", mlflow_config.describe_store_error(exc))
+            stopping.wait(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+    else:
+        return
+    _cache_failed_prediction_context_import()
+    if stopping.is_set():
+        return
+    mlflow.tracing.enable()
+    _tracing.queue = trace_export.install(local_store=mlflow_config.is_local(mlflow_config.tracking_uri()))
+    _tracing.state = "ready"
+    if failures:
+        logger.info("The trace store answers: traces are written from now on.")
+
+
+def _cache_failed_prediction_context_import() -> None:
+    """Import `mlflow.pyfunc.context` once, off the request path, and remember a failure.
+
+    MLflow looks for it on every span (`mlflow.tracing.utils._try_get_prediction_context`). In an
+    mlflow-skinny install without pandas it cannot be imported, and Python runs the failing import of
+    `mlflow.pyfunc` again each time (~0.5 ms of CPU, several times per span). A None in sys.modules is
+    Python's own record of a module that cannot be imported: MLflow's `except ImportError` then returns
+    at once. Where it imports (pandas installed), it is simply imported now rather than by a request.
+    """
+    try:
+        importlib.import_module("mlflow.pyfunc.context")
+    except ImportError:
+        sys.modules.setdefault("mlflow.pyfunc.context", None)  # type: ignore[arg-type]
+
+
+def _tracing_now() -> bool:
+    """Whether this answer is traced; an answer given while the store is not ready is counted."""
+    if _tracing.state in ("ready", "unstarted"):
+        return True
+    trace_export.STATS.lose("store_not_ready")
+    return False
 
 
 async def traced_payload(name: str, inputs: JsonDict, answer: Awaitable[JsonDict]) -> tuple[JsonDict, str | None]:
-    """Await `answer` inside a span; the payload and the trace id (None when tracing is off)."""
-    await _ready()
+    """Await `answer` inside a span; the payload and the trace id (None when not traced)."""
+    if not _tracing_now():
+        return await answer, None
     with mlflow.start_span(name=name, span_type=SpanType.AGENT) as span:
         span.set_inputs(inputs)
         payload = await answer
@@ -60,7 +167,10 @@ async def traced_chunks(
     Exceptions propagate (the span records them); the trace id is appended to `trace_ids`.
     A client that disconnects cancels this generator, and with it the agent.
     """
-    await _ready()
+    if not _tracing_now():
+        async for chunk in chunks:
+            yield chunk
+        return
     sent: list[JsonDict] = []
     with mlflow.start_span(name=name, span_type=SpanType.AGENT) as span:
         trace_id = _real_trace_id(span.trace_id)
@@ -78,3 +188,34 @@ async def traced_chunks(
 def _real_trace_id(trace_id: str) -> str | None:
     """None when tracing is off (MLflow then hands out a placeholder id)."""
     return None if trace_id == NO_OP_SPAN_TRACE_ID else trace_id
+
+
+def _in_daemon_thread(work: Callable[[], T]) -> asyncio.Future[T]:
+    """`work()` in a daemon thread, as a future of the running loop.
+
+    Unlike asyncio.to_thread, a thread that never returns (a hung store) cannot hold the exit:
+    the event loop's executor would wait for it when the app stops.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:  # in the loop's thread
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future

@@ -12,7 +12,7 @@ for, comes the same way (`{"trace_id": ...}`) on a last chunk with no choices: a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Hashable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from mlflow.types.llm import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
@@ -136,10 +136,14 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
         return response
 
     def check_chunk(self, payload: object) -> JsonDict:
+        """Validated with MLflow's ChatCompletionChunk, once per shape (see `_VALID_SHAPES`)."""
         if isinstance(payload, ChatCompletionChunk):
             return _to_dict(payload)
         chunk = to_json_dict(payload)
-        _from_dict(ChatCompletionChunk, chunk)
+        shape = _shape(chunk)
+        if shape not in _VALID_SHAPES:
+            _from_dict(ChatCompletionChunk, chunk)
+            _VALID_SHAPES.add(shape)
         return chunk  # sent as written: MLflow's dump adds a role to every delta and drops tool call indexes
 
     def client_chunk(self, chunk: JsonDict, body: Mapping[str, Any]) -> JsonDict | None:
@@ -160,6 +164,46 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
             "choices": [],
             "custom_outputs": {"trace_id": trace_id},
         }
+
+
+class _ShapeCache:
+    """The shapes of chunks MLflow's type accepted, so that one validation covers every later chunk
+    of the same shape: a stream's text deltas differ only in their text.
+
+    MLflow's ChatCompletionChunk checks the presence and the type of each field and the value of
+    `type` fields (literals); it checks nothing in a string's content. A shape records exactly that:
+    the keys in order, each value's type, the value of `type`, `role`, `object` and `finish_reason`
+    fields, and the length of lists. So a chunk of a known shape passes validation as surely as the
+    first did (~3 µs to compute, against ~55 µs for MLflow's `from_dict`). Bounded: past MAX shapes
+    (an agent that varies its `custom_outputs` keys), the oldest is forgotten and validated again.
+    """
+
+    MAX = 1024
+
+    def __init__(self) -> None:
+        self._shapes: dict[Hashable, None] = {}
+
+    def __contains__(self, shape: Hashable) -> bool:
+        return shape in self._shapes
+
+    def add(self, shape: Hashable) -> None:
+        if len(self._shapes) >= self.MAX:
+            del self._shapes[next(iter(self._shapes))]
+        self._shapes[shape] = None
+
+
+_VALID_SHAPES = _ShapeCache()
+_VALUED_FIELDS = frozenset({"type", "role", "object", "finish_reason"})
+
+
+def _shape(value: object, key: str = "") -> Hashable:
+    if isinstance(value, dict):
+        return tuple([(name, _shape(item, name)) for name, item in value.items()])
+    if isinstance(value, list):
+        return tuple([_shape(item, key) for item in value])
+    if key in _VALUED_FIELDS and isinstance(value, str):
+        return value
+    return type(value)
 
 
 def _from_dict(cls: type[_Dataclass], payload: JsonDict) -> _Dataclass:

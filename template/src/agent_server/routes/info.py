@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 from fastapi import FastAPI
 
-from agent_server import app_config
+from agent_server import app_config, tracing
 
 if TYPE_CHECKING:
     from agent_server.server import AgentServer
@@ -34,4 +34,5 @@ def add_routes(app: FastAPI, server: AgentServer) -> None:
             "description": app_config.DESCRIPTION,
             "stream": server.can_stream(server.protocol),
             "endpoint": app_config.llm_endpoint(),
+            "traces": tracing.status(),  # of the worker process that answered
         }

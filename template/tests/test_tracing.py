@@ -1,0 +1,225 @@
+"""Tracing never on a request's path: a store that is down, locked or slow costs answers nothing,
+and every trace is written or counted (GET /agent/info, "traces")."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import mlflow
+import pytest
+
+from agent import TASK_TYPE
+from agent_server import trace_export, tracing
+from agent_server.mlflow_config import experiment_name
+from agent_server.standin import StandInWorkspace
+from conftest import RunningApp, start_app
+from payloads import request_body
+
+TRACE_HEADER = {"x-mlflow-return-trace-id": "true"}
+
+
+def model_env(workspace: StandInWorkspace, **env: str) -> dict[str, str]:
+    return {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": workspace.token, **env}
+
+
+def ask(app: RunningApp, text: str = "What time is it?", stream: bool = False) -> httpx.Response:
+    body = request_body(TASK_TYPE, text, stream=stream)
+    return httpx.post(f"{app.url}/invocations", json=body, headers=TRACE_HEADER, timeout=60)
+
+
+def trace_counts(app: RunningApp) -> dict[str, Any]:
+    counts: dict[str, Any] = httpx.get(f"{app.url}/agent/info", timeout=10).json()["traces"]
+    return counts
+
+
+def stored_traces(app: RunningApp) -> list[Any]:
+    client = mlflow.MlflowClient(app.tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_traces(locations=experiments, max_results=1000, include_spans=False)
+
+
+def stop_within(app: RunningApp, seconds: float) -> float:
+    """SIGTERM, then the seconds until the process exited (fails past `seconds`)."""
+    started = time.monotonic()
+    app.process.send_signal(signal.SIGTERM)
+    try:
+        app.process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+        raise AssertionError(f"still running {seconds} s after SIGTERM:\n{app.log.read_text()[-3000:]}") from None
+    return time.monotonic() - started
+
+
+@contextmanager
+def silent_tracking_server() -> Iterator[str]:
+    """A tracking server that accepts connections and never answers: the worst a store can do."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for connection in [*accepted, listener]:
+            connection.close()
+
+
+def test_a_tracking_server_that_never_answers_costs_answers_nothing(
+    workspace: StandInWorkspace, tmp_path: Path
+) -> None:
+    with silent_tracking_server() as tracking_uri:
+        started = time.monotonic()
+        app = start_app(tmp_path, model_env(workspace, MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_EXPERIMENT_ID="7"))
+        try:
+            first, streamed = ask(app), ask(app, stream=True)
+            answered_after = time.monotonic() - started
+            counts = trace_counts(app)
+        finally:
+            stopped_after = stop_within(app, 15)
+    assert first.status_code == streamed.status_code == 200, first.text
+    assert answered_after < 20, "answers must not wait for the trace store"
+    assert "metadata" not in first.json(), "an untraced answer has no trace id"
+    assert counts["state"] == "waiting" and counts["dropped"]["store_not_ready"] == 2, counts
+    log = app.log.read_text()
+    assert log.count("answers are served untraced until the trace store is ready") == 1, "logged once"
+    assert stopped_after < 15
+
+
+def test_a_locked_store_is_waited_for_and_loses_no_trace(workspace: StandInWorkspace, tmp_path: Path) -> None:
+    """Another process holds the store's write lock for longer than sqlite's 5 s default: answers go
+    on at once, and every trace is written once the lock is released."""
+    app = start_app(tmp_path, model_env(workspace))
+    try:
+        assert ask(app).status_code == 200  # the store exists, tables made
+        with locked(Path(app.tracking_uri.removeprefix("sqlite:///")), seconds=7):
+            answers = [ask(app, stream=index % 2 == 1) for index in range(6)]
+            assert all(answer.status_code == 200 for answer in answers)
+        counts = trace_counts(app)
+    finally:
+        stop_within(app, 20)
+    assert sum(counts["dropped"].values()) == 0, counts
+    assert len(stored_traces(app)) == 7
+
+
+def test_a_store_that_refuses_writes_is_counted_and_logged_once(workspace: StandInWorkspace, tmp_path: Path) -> None:
+    """Traces the store refuses (here: their experiment was deleted) are counted, each from the
+    warning MLflow logs for it, and the app says once that traces are being lost, and why."""
+    app = start_app(tmp_path, model_env(workspace))
+    try:
+        assert ask(app).status_code == 200
+        time.sleep(2)  # written: batches are handed to the writer every second
+        client = mlflow.MlflowClient(app.tracking_uri)
+        client.delete_experiment(client.get_experiment_by_name(experiment_name()).experiment_id)
+        assert all(ask(app).status_code == 200 for _ in range(3))
+        time.sleep(2)
+        counts = trace_counts(app)
+    finally:
+        stop_within(app, 20)
+    assert counts["written"] == 1 and counts["dropped"]["write_failed"] == 3, counts
+    log = app.log.read_text()
+    assert log.count("Traces are being lost: the trace store refused or failed writes (first: Failed") == 1, log
+
+
+@contextmanager
+def locked(database: Path, seconds: float) -> Iterator[None]:
+    """An exclusive sqlite lock on `database`, held for `seconds` in a thread of its own."""
+    connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    connection.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(seconds, lambda: (connection.execute("COMMIT"), connection.close()))
+    release.start()
+    try:
+        yield
+    finally:
+        release.join()
+
+
+def test_a_burst_then_a_clean_shutdown_leaves_every_trace_complete(workspace: StandInWorkspace, tmp_path: Path) -> None:
+    app = start_app(tmp_path, model_env(workspace), "--workers", "2")
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda index: ask(app, stream=index % 2 == 0), range(48)))
+        assert all(answer.status_code == 200 for answer in answers)
+    finally:
+        stop_within(app, 20)  # right away: traces may still be queued
+    found = stored_traces(app)
+    assert len(found) == 48
+    assert {trace.info.state.value for trace in found} == {"OK"}, "no trace left IN_PROGRESS"
+    assert "Traces are being lost" not in app.log.read_text()
+
+
+def test_the_app_export_queue_is_in_mlflow_exporter(
+    model_at_standin: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """agent_server.trace_export replaces MLflow's export queue through an attribute MLflow does not
+    document: this fails first when an MLflow release moves it."""
+    from fastapi.testclient import TestClient
+    from mlflow.tracing.provider import _get_trace_exporter
+
+    import agent
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    previous_uri = mlflow.get_tracking_uri()
+    written = trace_export.STATS.written
+    try:
+        with TestClient(agent.app) as client:
+            assert tracing.status()["state"] == "ready"
+            assert isinstance(_get_trace_exporter()._async_queue, trace_export.ExportQueue)
+            assert client.post("/invocations", json=request_body(TASK_TYPE, "hi")).status_code == 200
+        assert trace_export.STATS.written == written + 1
+    finally:  # the next in-process test gets MLflow's own pipeline and store
+        mlflow.tracing.reset()
+        mlflow.set_tracking_uri(previous_uri)
+
+
+def test_mlflow_does_not_retry_a_failed_import_on_every_span() -> None:
+    """MLflow looks up `mlflow.pyfunc.context` on every span; where it cannot be imported, the app
+    records the failure once (None in sys.modules), and only then."""
+    from mlflow.tracing.utils import _try_get_prediction_context
+
+    check = "import mlflow.pyfunc.context"
+    importable = subprocess.run([sys.executable, "-c", check], capture_output=True).returncode == 0
+    tracing._cache_failed_prediction_context_import()
+    if importable:
+        assert sys.modules["mlflow.pyfunc.context"] is not None
+        return
+    assert sys.modules["mlflow.pyfunc.context"] is None
+    attempts: list[str] = []
+
+    class Spy:
+        def find_spec(self, name: str, *_: object) -> None:
+            attempts.append(name)
+
+    sys.meta_path.insert(0, Spy())  # type: ignore[arg-type]
+    try:
+        assert _try_get_prediction_context() is None
+        with mlflow.start_span("probe"):
+            pass
+    finally:
+        sys.meta_path.pop(0)
+    assert not [name for name in attempts if name.startswith("mlflow.pyfunc")], attempts
