@@ -7,14 +7,16 @@ once; spans of the first requests wait for it. Framework spans (autolog) nest un
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import mlflow
-from mlflow.entities import SpanType
-from mlflow.entities.span import NO_OP_SPAN_TRACE_ID
+from mlflow.entities import SpanStatusCode, SpanType
+from mlflow.entities.span import NO_OP_SPAN_TRACE_ID, LiveSpan
 
 from agent_server.mlflow_config import flush_traces, setup_mlflow
+from agent_server.request_guard import stop_reason
 
 JsonDict = dict[str, Any]
 _setup: asyncio.Task[None] | None = None
@@ -43,7 +45,8 @@ async def traced_payload(name: str, inputs: JsonDict, answer: Awaitable[JsonDict
     await _ready()
     with mlflow.start_span(name=name, span_type=SpanType.AGENT) as span:
         span.set_inputs(inputs)
-        payload = await answer
+        with _cancellation_recorded(span):
+            payload = await answer
         span.set_outputs(payload)
     return payload, _real_trace_id(span.trace_id)
 
@@ -68,11 +71,23 @@ async def traced_chunks(
             trace_ids.append(trace_id)
         span.set_inputs(inputs)
         try:
-            async for chunk in chunks:
-                sent.append(chunk)
-                yield chunk
+            with _cancellation_recorded(span):
+                async for chunk in chunks:
+                    sent.append(chunk)
+                    yield chunk
         finally:
             span.set_outputs(reduce(sent))
+
+
+@contextmanager
+def _cancellation_recorded(span: LiveSpan) -> Iterator[None]:
+    """A request cancelled (the client left) or abandoned is an error, not OK, with the reason."""
+    try:
+        yield
+    except (asyncio.CancelledError, GeneratorExit):
+        span.set_attribute("cancelled", stop_reason())
+        span.set_status(SpanStatusCode.ERROR)
+        raise
 
 
 def _real_trace_id(trace_id: str) -> str | None:
