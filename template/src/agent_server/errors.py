@@ -100,7 +100,9 @@ def describe(exc: BaseException) -> ErrorInfo:
 def logged(exc: BaseException) -> ErrorInfo:
     """`describe(exc)`, logged when the fault is ours or upstream's (5xx); a traceback for a 500."""
     error = describe(exc)
-    if error.status >= 500:
+    if isinstance(exc, ServerShuttingDown):
+        logger.info("Request stopped: %s", error.message)
+    elif error.status >= 500:
         logger.error("Request failed: %s", error.message, exc_info=exc if error.status == 500 else None)
     return error
 

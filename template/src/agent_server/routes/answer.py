@@ -95,8 +95,8 @@ async def json_answer(
 ) -> Response:
     """The invoke response; `metadata.trace_id` when asked for."""
     try:
-        payload, trace_id = await traced_payload(
-            server.span_name(protocol, stream=False), body, stoppable(server.payload(protocol, request))
+        payload, trace_id = await stoppable(
+            traced_payload(server.span_name(protocol, stream=False), body, server.payload(protocol, request))
         )
     except Exception as exc:  # noqa: BLE001 - every failure answers JSON
         return error_response(exc)
@@ -113,11 +113,11 @@ def stream_answer(
 
     async def frames() -> AsyncIterator[str]:
         trace_ids: list[str] = []
-        chunks = until_stopped(server.chunks(protocol, request))
+        chunks = server.chunks(protocol, request)
         last: JsonDict | None = None
         try:
-            async for chunk in traced_chunks(
-                server.span_name(protocol, stream=True), body, chunks, protocol.reduce_chunks, trace_ids
+            async for chunk in until_stopped(
+                traced_chunks(server.span_name(protocol, stream=True), body, chunks, protocol.reduce_chunks, trace_ids)
             ):
                 visible = protocol.client_chunk(chunk, body)
                 if visible is not None:

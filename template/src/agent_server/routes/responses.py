@@ -36,8 +36,8 @@ def add_routes(app: FastAPI, server: AgentServer) -> None:
         if body.get("stream"):
             return sse.response(_events(server, body, request, model, return_trace_id))
         try:
-            payload, trace_id = await traced_payload(
-                server.span_name(PROTOCOL, stream=False), body, stoppable(server.payload(PROTOCOL, request))
+            payload, trace_id = await stoppable(
+                traced_payload(server.span_name(PROTOCOL, stream=False), body, server.payload(PROTOCOL, request))
             )
         except Exception as exc:  # noqa: BLE001 - every failure answers JSON
             return error_response(exc)
@@ -54,10 +54,11 @@ async def _events(
     chunks = traced_chunks(
         server.span_name(PROTOCOL, stream=True),
         body,
-        until_stopped(server.chunks(PROTOCOL, request)),
+        server.chunks(PROTOCOL, request),
         PROTOCOL.reduce_chunks,
         trace_ids,
     )
+    chunks = until_stopped(chunks)
     async for event in to_openai_events(model, chunks, _error_of):
         yield sse.frame(event)
     if return_trace_id and trace_ids:
