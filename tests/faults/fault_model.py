@@ -81,7 +81,7 @@ async def chat_completions(body: dict[str, Any], reader: asyncio.StreamReader, w
     hung_up = asyncio.ensure_future(reader.read())  # b"" when the client closes the connection
     try:
         call["outcome"] = await asyncio.wait_for(answer(body, text, fault, writer, hung_up), timeout=600)
-    except (ConnectionError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError):
         call["outcome"] = "client hung up"
     finally:
         call["ended"] = time.time()
@@ -122,8 +122,8 @@ def _retry_after(status: int) -> dict[str, str]:
 async def stream(
     body: dict[str, Any], words: list[str], fault: str, writer: asyncio.StreamWriter, hung_up: asyncio.Future[bytes]
 ) -> str:
-    head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    writer.write(head.encode())
+    head = ["HTTP/1.1 200 OK", "Content-Type: text/event-stream", "Transfer-Encoding: chunked", "Connection: close"]
+    writer.write("\r\n".join([*head, "", ""]).encode())
     await writer.drain()
     pace = float(fault.removeprefix("pace=")) if fault.startswith("pace=") else 0.5 if fault == "slow" else 0.0
     if fault.startswith("think="):

@@ -17,10 +17,10 @@ import asyncio
 import os
 import signal
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from starlette.responses import JSONResponse
@@ -116,10 +116,10 @@ class RequestGuard:
                 await body_read.wait()
                 while (await receive())["type"] != "http.disconnect":
                     pass
-                disconnected.set()
                 if not finished:
                     request.reason = request.reason or CLIENT_GONE
                     group.cancel_scope.cancel()
+                disconnected.set()
 
             group.start_soon(watch_connection)
             try:
@@ -139,41 +139,69 @@ class RequestGuard:
         return f"The request body is larger than {self.max_bytes} bytes (MAX_REQUEST_BYTES)."
 
 
-async def stoppable(work: Awaitable[T]) -> T:
-    """`await work`; ServerShuttingDown instead if the server begins to shut down first (the work is cancelled)."""
+async def stoppable(work: Coroutine[Any, Any, T]) -> T:
+    """`await work`, in a task of its own; ServerShuttingDown instead if the server begins to shut down first.
+
+    Its own task gets one cancellation when the request ends early, however often the request's
+    task is cancelled (anyio cancels again at every await while a scope is cancelled, which
+    interrupts the cleanup of frameworks that stop their own tasks, such as LangGraph's).
+    """
     request = _current.get()
-    task = asyncio.current_task()
-    if request is None or task is None:
-        return await work
-    if request.stopping.done():
-        if asyncio.iscoroutine(work):
-            work.close()
-        raise ServerShuttingDown(SHUTTING_DOWN)
+    task = asyncio.ensure_future(work)
+    _stop_with_request(request, task)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        if _stopped_by_shutdown(request, task):
+            raise ServerShuttingDown(SHUTTING_DOWN) from None
+        raise
+
+
+async def until_stopped(items: AsyncIterable[T]) -> AsyncIterator[T]:
+    """`items`, produced in a task of their own (see `stoppable`); ServerShuttingDown if the server
+    begins to shut down before they end."""
+    request = _current.get()
+    queue: asyncio.Queue[T] = asyncio.Queue(maxsize=1)
+
+    async def produce() -> None:
+        async for item in items:
+            await queue.put(item)
+
+    producer = asyncio.ensure_future(produce())
+    _stop_with_request(request, producer)
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            try:
+                await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                getter.cancel()
+            if getter.done() and not getter.cancelled():
+                yield getter.result()
+            elif _stopped_by_shutdown(request, producer):
+                raise ServerShuttingDown(SHUTTING_DOWN)
+            else:
+                producer.result()  # the producer's exception, or the end
+                return
+    finally:
+        producer.cancel()
+
+
+def _stop_with_request(request: _Request | None, task: asyncio.Future[Any]) -> None:
+    """Cancel `task` when `request` is stopped; never leave its exception unretrieved."""
 
     def cancel(_: object) -> None:
         task.cancel(SHUTTING_DOWN)
 
-    request.stopping.add_done_callback(cancel)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if request.stopping.done() and task.cancelling() and request.reason == SHUTTING_DOWN:
-            task.uncancel()
-            raise ServerShuttingDown(SHUTTING_DOWN) from None
-        raise
-    finally:
-        request.stopping.remove_done_callback(cancel)
+    if request is not None:
+        request.stopping.add_done_callback(cancel)
+        task.add_done_callback(lambda _: request.stopping.remove_done_callback(cancel))
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-async def until_stopped(items: AsyncIterable[T]) -> AsyncIterator[T]:
-    """`items`, ending with ServerShuttingDown if the server begins to shut down before they do."""
-    iterator = aiter(items)
-    while True:
-        try:
-            item = await stoppable(anext(iterator))
-        except StopAsyncIteration:
-            return
-        yield item
+def _stopped_by_shutdown(request: _Request | None, task: asyncio.Future[Any]) -> bool:
+    return request is not None and request.stopping.done() and task.cancelled() and request.reason == SHUTTING_DOWN
 
 
 class _ShutdownWatch:
