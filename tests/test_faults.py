@@ -66,10 +66,15 @@ class RunningFaultApp:
         return f"{self.task_type}-{self.framework}"
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(c, id="-".join(c), marks=pytest.mark.xdist_group("-".join(c))) for c in COMBOS],
+# One app per combination, shared by its tests (the xdist group keeps them on one worker with --dist loadgroup).
+per_combo = pytest.mark.parametrize(
+    "fault_app",
+    [pytest.param(c, id="-".join(c), marks=pytest.mark.xdist_group("-".join(c))) for c in COMBOS],
+    indirect=True,
 )
+
+
+@pytest.fixture(scope="module")
 def fault_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFaultApp]:
     task_type, framework = request.param
     app = rendered_app(tmp_path_factory.mktemp("faults"), task_type, framework)
@@ -193,6 +198,7 @@ MODEL_FAULTS = {
 }
 
 
+@per_combo
 @pytest.mark.parametrize("fault", list(MODEL_FAULTS))
 def test_model_fault(fault_app: RunningFaultApp, fault: str) -> None:
     status, error_type, retry_after = MODEL_FAULTS[fault]
@@ -219,6 +225,7 @@ def test_model_fault(fault_app: RunningFaultApp, fault: str) -> None:
 
 
 # -- a client that leaves ------------------------------------------------------------------------
+@per_combo
 @pytest.mark.parametrize("mode", ["invoke", "stream"])
 def test_a_client_that_leaves_ends_the_model_call(fault_app: RunningFaultApp, mode: str) -> None:
     fault_app.model.ensure_running()
@@ -238,6 +245,7 @@ def test_a_client_that_leaves_ends_the_model_call(fault_app: RunningFaultApp, mo
 
 
 # -- the app's own traces ------------------------------------------------------------------------
+@per_combo
 def test_traces_tell_what_happened(fault_app: RunningFaultApp) -> None:
     """Runs after the scenarios above (same module, same app): a truncated or abandoned answer is not OK."""
     expected_errors = {key: marker for key, marker in fault_app.markers.items() if key != "slow"}
@@ -262,6 +270,7 @@ def _all_error(found: list[dict[str, Any]]) -> bool:
 
 
 # -- a server that stops ---------------------------------------------------------------------------
+@per_combo
 def test_sigterm_ends_running_answers_with_an_error_and_done(fault_app: RunningFaultApp) -> None:
     server = AppProcess(fault_app.server.app, fault_app.model.ensure_running(), env=SCALED).start()
     assert invoke(server.url, fault_app.task_type, "hello", timeout=180).status == 200  # warm

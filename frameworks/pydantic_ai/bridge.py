@@ -112,7 +112,7 @@ async def _model_errors_unwrapped() -> AsyncIterator[None]:
         yield
     except (ModelAPIError, UnexpectedModelBehavior) as exc:
         if isinstance(exc.__cause__, openai.APIError):
-            raise exc.__cause__ from exc
+            raise exc.__cause__  # its own cause (a timeout, a broken stream) stays on it
         raise
 
 
