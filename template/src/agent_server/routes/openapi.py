@@ -55,7 +55,8 @@ def request_schema(task_type: str) -> tuple[JsonDict, JsonDict]:
     """The request schema of `task_type` and the component schemas it refers to (named `<Request>.<Part>`)."""
     request_type = REQUEST_TYPES[task_type]
     prefix = request_type.__name__
-    schema = TypeAdapter(request_type).json_schema(ref_template=f"#/components/schemas/{prefix}.{{model}}")
+    ref_template = "#/components/schemas/" + prefix + ".{model}"  # pydantic fills in {model}
+    schema = TypeAdapter(request_type).json_schema(ref_template=ref_template)
     definitions = {f"{prefix}.{name}": part for name, part in schema.pop("$defs", {}).items()}
     properties = schema.setdefault("properties", {})
     properties["stream"] = {"type": "boolean", "default": False, "description": "Answer as server-sent events."}
