@@ -57,5 +57,6 @@ def test_no_5xx_and_every_4xx_says_why(task_type: str, tmp_path: Path) -> None:
         server.terminate()
         model.stop()
     report = result.stdout[-8000:] + result.stderr[-2000:]
+    print(result.stdout[-1500:])  # schemathesis' summary: operations, test cases, checks
     assert result.returncode == 0, report
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]

@@ -44,6 +44,8 @@ calls: list[dict[str, Any]] = []
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         request_line = (await reader.readline()).decode()
+        if request_line.count(" ") < 2:  # a connection closed before its request
+            return
         headers: dict[str, str] = {}
         while (line := (await reader.readline()).decode().strip()) != "":
             name, _, value = line.partition(":")

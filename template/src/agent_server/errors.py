@@ -137,7 +137,7 @@ def _describe_http_error(exc: BaseException) -> ErrorInfo | None:
     if isinstance(exc, ModelStreamError):
         return ErrorInfo(502, "model_error", str(exc))
     if isinstance(exc, httpx.TimeoutException):
-        return ErrorInfo(504, "model_timeout", f"The model endpoint did not answer in time: {exc}")
+        return ErrorInfo(504, "model_timeout", f"The model endpoint did not answer in time: {type(exc).__name__} {exc}")
     if isinstance(exc, httpx.ConnectError):
         return ErrorInfo(502, "model_unreachable", f"Cannot reach the model endpoint: {exc}")
     if isinstance(exc, httpx.TransportError):

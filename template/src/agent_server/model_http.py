@@ -33,6 +33,9 @@ import httpx
 from agent_server.errors import ModelStreamError, ModelTimeout
 
 CONNECT_RETRIES = 2
+# One connection per model call in flight: concurrent answers never queue for a connection
+# (httpx's default pool of 100 would make the 101st stream wait, then time out).
+CONNECTION_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=100)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class ModelTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, policy: TimeoutPolicy) -> None:
         self.policy = policy
-        self._inner = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES)
+        self._inner = httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES, limits=CONNECTION_LIMITS)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         policy = self.policy
