@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))
 from combinations import combinations, combo_id
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "render", "smoke-all", "ui", "update", "clients"]
+nox.options.sessions = ["lint", "render", "smoke-all", "ui", "update", "clients", "faults", "fuzz", "soak"]
 nox.options.error_on_missing_interpreters = True
 
 TASK_TYPES = ["responses", "chat_completions", "chat_agent"]
@@ -77,3 +77,26 @@ def clients(session: nox.Session, task_type: str) -> None:
 def bench(session: nox.Session) -> None:
     """Not in the default run: our server against MLflow's AgentServer, same agent; writes docs/benchmarks.md."""
     session.run("python", "-m", "benchmarks.bench", *session.posargs)
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """A misbehaving model (tests/faults/fault_model.py), clients that leave, SIGTERM: what a client sees.
+
+    Every framework on Responses, the other task types on the plain OpenAI client (tests/test_faults.py)."""
+    session.run(
+        "pytest", "tests/test_faults.py", "-n", "2", "--dist", "loadgroup", "-v", "--durations=0", *session.posargs
+    )
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis on each task type's OpenAPI document: no 5xx, every 4xx says why (time-boxed)."""
+    session.run("pytest", "tests/test_fuzz.py", "-n", "2", "-v", "--durations=0", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """200 concurrent streaming conversations (SOAK_SECONDS, 60 by default; an hour for a release):
+    no errors, no cross-talk, memory and file descriptors stable, a trace per request."""
+    session.run("pytest", "tests/test_soak.py", "-v", "-s", *session.posargs)

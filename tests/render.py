@@ -14,9 +14,10 @@ import copier
 from combinations import ROOT
 
 
-def render(destination: Path, **answers: Any) -> Path:
-    """Render the working tree of the template in-process (HEAD plus uncommitted changes, not a tag)."""
-    copier.run_copy(str(ROOT), destination, data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref="HEAD")
+def render(destination: Path, vcs_ref: str = "HEAD", **answers: Any) -> Path:
+    """Render the working tree of the template in-process (HEAD plus uncommitted changes, not a tag),
+    or the commit `vcs_ref`."""
+    copier.run_copy(str(ROOT), destination, data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref=vcs_ref)
     return destination
 
 

@@ -111,8 +111,9 @@ async def _model_errors_unwrapped() -> AsyncIterator[None]:
     try:
         yield
     except (ModelAPIError, UnexpectedModelBehavior) as exc:
-        if isinstance(exc.__cause__, openai.APIError):
-            raise exc.__cause__ from exc
+        cause = exc.__cause__
+        if isinstance(cause, openai.APIError):
+            raise cause from cause.__cause__  # keeps what it was raised from (a timeout, a broken stream)
         raise
 
 

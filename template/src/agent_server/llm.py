@@ -6,7 +6,8 @@
   Its OpenAI-compatible API lives at {host}/serving-endpoints.
 
 Missing credentials or an unreachable host raise ModelAccessError within seconds, with a message
-that says what to set (the SDK alone would retry a refused host for minutes).
+that says what to set (the SDK alone would retry a refused host for minutes). Model calls follow
+one timeout and retry policy, whatever the framework (agent_server.model_http).
 
 On behalf of users (app_config.user_auth()), calls made while serving a request that forwards the
 signed-in user's token (`x-forwarded-access-token`) carry that token instead of the app's own
@@ -27,13 +28,13 @@ from openai import AsyncOpenAI
 
 from agent_server import app_config
 from agent_server.errors import ModelAccessError
+from agent_server.model_http import ModelTransport, TimeoutPolicy
 from agent_server.request_context import get_user_token
 
 if TYPE_CHECKING:  # databricks.sdk takes ~1 s to import: only when Databricks is the model server
     from databricks.sdk.core import Config
 
-CONNECT_TIMEOUT_S = 5.0
-REQUEST_TIMEOUT_S = 300.0
+CONNECT_TIMEOUT_S = 5.0  # the reachability check of the workspace
 HOW_TO_CONFIGURE = (
     "Set DATABRICKS_HOST and DATABRICKS_TOKEN (or DATABRICKS_CONFIG_PROFILE, or "
     "DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or OPENAI_BASE_URL for another "
@@ -73,23 +74,31 @@ def acting_user_token() -> str | None:
 @cache
 def openai_client() -> AsyncOpenAI:
     """The OpenAI client for the configured model server (see the module docstring), made once."""
-    timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     base_url = os.environ.get("OPENAI_BASE_URL")
     if base_url:
         return AsyncOpenAI(
             base_url=base_url,
             api_key=os.environ.get("OPENAI_API_KEY", "unused"),
-            max_retries=1,
-            http_client=httpx.AsyncClient(timeout=timeout),  # type: ignore[arg-type,unused-ignore]
+            max_retries=0,  # the transport retries what is safe to retry (agent_server.model_http)
+            http_client=model_http_client(),  # type: ignore[arg-type,unused-ignore]
         )
     config = databricks_config()
     return AsyncOpenAI(
         base_url=f"{config.host}/serving-endpoints",
         api_key="unused",  # DatabricksAuth sets the Authorization header
-        max_retries=1,
+        max_retries=0,  # the transport retries what is safe to retry (agent_server.model_http)
         # openai takes httpx (1.x) and httpx2 (3.x) clients; its annotations name only its own
-        http_client=httpx.AsyncClient(auth=DatabricksAuth(config), timeout=timeout),  # type: ignore[arg-type,unused-ignore]
+        http_client=model_http_client(DatabricksAuth(config)),  # type: ignore[arg-type,unused-ignore]
     )
+
+
+def model_http_client(auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+    """An HTTP client for model calls: the timeout policy from the environment, checked streams."""
+    try:
+        policy = TimeoutPolicy.from_env()
+    except ValueError as exc:
+        raise ModelAccessError(str(exc)) from None
+    return httpx.AsyncClient(auth=auth, timeout=policy.httpx_timeout(), transport=ModelTransport(policy))
 
 
 @cache

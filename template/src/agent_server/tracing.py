@@ -20,14 +20,15 @@ import importlib
 import logging
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import mlflow
-from mlflow.entities import SpanType
-from mlflow.entities.span import NO_OP_SPAN_TRACE_ID
+from mlflow.entities import SpanStatusCode, SpanType
+from mlflow.entities.span import NO_OP_SPAN_TRACE_ID, LiveSpan
 
 from agent_server import mlflow_config, trace_export
+from agent_server.request_guard import stop_reason
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -150,7 +151,8 @@ async def traced_payload(name: str, inputs: JsonDict, answer: Awaitable[JsonDict
         return await answer, None
     with mlflow.start_span(name=name, span_type=SpanType.AGENT) as span:
         span.set_inputs(inputs)
-        payload = await answer
+        with _cancellation_recorded(span):
+            payload = await answer
         span.set_outputs(payload)
     return payload, _real_trace_id(span.trace_id)
 
@@ -178,11 +180,23 @@ async def traced_chunks(
             trace_ids.append(trace_id)
         span.set_inputs(inputs)
         try:
-            async for chunk in chunks:
-                sent.append(chunk)
-                yield chunk
+            with _cancellation_recorded(span):
+                async for chunk in chunks:
+                    sent.append(chunk)
+                    yield chunk
         finally:
             span.set_outputs(reduce(sent))
+
+
+@contextlib.contextmanager
+def _cancellation_recorded(span: LiveSpan) -> Iterator[None]:
+    """A request cancelled (the client left) or abandoned is an error, not OK, with the reason."""
+    try:
+        yield
+    except (asyncio.CancelledError, GeneratorExit):
+        span.set_attribute("cancelled", stop_reason())
+        span.set_status(SpanStatusCode.ERROR)
+        raise
 
 
 def _real_trace_id(trace_id: str) -> str | None:

@@ -203,7 +203,7 @@ def _shape(value: object, key: str = "") -> Hashable:
         return tuple([_shape(item, key) for item in value])
     if key in _VALUED_FIELDS and isinstance(value, str):
         return value
-    return type(value)
+    return type(value).__name__  # JSON values: str, int, float, bool, NoneType
 
 
 def _from_dict(cls: type[_Dataclass], payload: JsonDict) -> _Dataclass:

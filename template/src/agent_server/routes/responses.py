@@ -19,7 +19,8 @@ from agent_server.errors import logged
 from agent_server.openai_responses import response_object, to_openai_events
 from agent_server.protocols.base import JsonDict, new_id, now
 from agent_server.protocols.responses import PROTOCOL
-from agent_server.routes.answer import read_request, wants_trace_id
+from agent_server.request_guard import stoppable, until_stopped
+from agent_server.routes.answer import error_response, read_request, wants_trace_id
 from agent_server.tracing import traced_chunks, traced_payload
 
 if TYPE_CHECKING:
@@ -35,12 +36,11 @@ def add_routes(app: FastAPI, server: AgentServer) -> None:
         if body.get("stream"):
             return sse.response(_events(server, body, request, model, return_trace_id))
         try:
-            payload, trace_id = await traced_payload(
-                server.span_name(PROTOCOL, stream=False), body, server.payload(PROTOCOL, request)
+            payload, trace_id = await stoppable(
+                traced_payload(server.span_name(PROTOCOL, stream=False), body, server.payload(PROTOCOL, request))
             )
         except Exception as exc:  # noqa: BLE001 - every failure answers JSON
-            error = logged(exc)
-            return JSONResponse(error.body(), status_code=error.status)
+            return error_response(exc)
         created = response_object(new_id("resp"), model, payload["output"], "completed", now())
         if trace_id:
             created["metadata"] = {"trace_id": trace_id}
@@ -58,6 +58,7 @@ async def _events(
         PROTOCOL.reduce_chunks,
         trace_ids,
     )
+    chunks = until_stopped(chunks)
     async for event in to_openai_events(model, chunks, _error_of):
         yield sse.frame(event)
     if return_trace_id and trace_ids:
