@@ -25,8 +25,9 @@ from agent_server.standin import StandInWorkspace, free_port
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 120
 
-# In-process tests must not write ./mlflow.db: give them their own store.
+# In-process tests must not write ./mlflow.db or ./.agent/state.db: give them their own stores.
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlflow.db")
+os.environ.setdefault("AGENT_STORE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='agent-store-')}/state.db")
 
 
 @dataclass
@@ -68,13 +69,20 @@ def workspace() -> Iterator[StandInWorkspace]:
         yield running
 
 
-def start_app(tmp_dir: Path, env: dict[str, str], *args: str) -> RunningApp:
-    """`agent-server --port P [args]` as a subprocess, waiting until /health answers."""
-    port = free_port()
+def start_app(tmp_dir: Path, env: dict[str, str], *args: str, port: int | None = None) -> RunningApp:
+    """`agent-server --port P [args]` as a subprocess, waiting until /health answers.
+
+    Its state store is a sqlite file of its own in `tmp_dir` unless `env` names one (AGENT_STORE_URL).
+    """
+    port = port or free_port()
     tracking_uri = f"sqlite:///{tmp_dir}/mlflow.db"
-    full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, **env}
+    store_url = f"sqlite:///{tmp_dir}/state.db"
+    full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "AGENT_STORE_URL": store_url, **env}
     for name in ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
         full_env.pop(name, None)
+    for name in ("PGHOST", "PGPASSWORD", "AGENT_STORE_SCHEMA"):
+        if name not in env:
+            full_env.pop(name, None)
     log = tmp_dir / "server.log"
     script = Path(sys.executable).parent / "agent-server"
     with log.open("w") as out:

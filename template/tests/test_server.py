@@ -139,7 +139,12 @@ def test_bad_requests_get_400_with_a_message(client: httpx.Client, content: str 
 def test_model_error_mid_stream_ends_with_an_error_frame(client: httpx.Client) -> None:
     events = stream(client, "standin:error please")
     assert events[-1] == "[DONE]"
-    error = events[-2]["error"]
+    if TASK_TYPE == "agent/v1/responses":  # the OpenAI Responses stream ends with `error`, `response.failed`
+        assert [events[-3]["type"], events[-2]["type"]] == ["error", "response.failed"]
+        error = {"type": events[-3]["code"], "message": events[-3]["message"]}
+        assert events[-2]["response"]["error"] == {"code": error["type"], "message": error["message"]}
+    else:
+        error = events[-2]["error"]
     assert error["type"] == "model_error"
     assert "injected model failure" in error["message"]
 

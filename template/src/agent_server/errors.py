@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from agent_server.store.errors import NotFound, StoreUnavailable
+
 logger = logging.getLogger("agent_server")
 
 
@@ -50,6 +52,10 @@ def describe(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "model_unavailable", str(exc))
     if isinstance(exc, AgentOutputError):
         return ErrorInfo(500, "invalid_agent_output", str(exc))
+    if isinstance(exc, StoreUnavailable):
+        return ErrorInfo(503, "store_unavailable", str(exc))
+    if isinstance(exc, NotFound):
+        return ErrorInfo(404, "not_found", str(exc))
     cause: BaseException | None = exc
     while cause is not None:  # frameworks often wrap the OpenAI client's error in their own
         upstream = _describe_model_client_error(cause)

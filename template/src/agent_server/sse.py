@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 DONE = "data: [DONE]\n\n"
+KEEP_ALIVE = ": keep-alive\n\n"  # a comment line: clients ignore it, proxies see the stream is alive
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
