@@ -69,12 +69,12 @@ def workspace() -> Iterator[StandInWorkspace]:
         yield running
 
 
-def start_app(tmp_dir: Path, env: dict[str, str], *args: str, port: int | None = None) -> RunningApp:
+def start_app(tmp_dir: Path, env: dict[str, str], *args: str) -> RunningApp:
     """`agent-server --port P [args]` as a subprocess, waiting until /health answers.
 
     Its state store is a sqlite file of its own in `tmp_dir` unless `env` names one (AGENT_STORE_URL).
     """
-    port = port or free_port()
+    port = free_port()
     tracking_uri = f"sqlite:///{tmp_dir}/mlflow.db"
     store_url = f"sqlite:///{tmp_dir}/state.db"
     full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "AGENT_STORE_URL": store_url, **env}

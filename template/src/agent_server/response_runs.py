@@ -12,6 +12,7 @@ stream then ends with the `error` and `response.failed` events its process could
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_server")
 FINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.incomplete"})
-KEEP_ALIVE_S = 15.0  # an idle stream sends an SSE comment this often, so proxies keep it open
+DEFAULT_KEEP_ALIVE_S = 15.0  # an idle stream sends an SSE comment this often, so proxies keep it open
 CANCEL_WAIT_S = 5.0  # how long a cancel waits for the run to stop before answering
+
+
+def keep_alive_seconds() -> float:
+    """AGENT_SSE_KEEPALIVE_SECONDS (default 15): how long a stream may be silent before a keep-alive comment."""
+    raw = os.environ.get("AGENT_SSE_KEEPALIVE_SECONDS", "")
+    try:
+        value = float(raw) if raw else DEFAULT_KEEP_ALIVE_S
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        logger.warning("AGENT_SSE_KEEPALIVE_SECONDS=%r is not a positive number of seconds: using %g", raw, 15.0)
+        return DEFAULT_KEEP_ALIVE_S
+    return value
 
 
 def response_fields(body: JsonDict, conversation_id: str | None = None) -> JsonDict:
@@ -172,7 +186,7 @@ async def stored_frames(
     """
     finished = False
     try:
-        async for batch in store.tail_events(response_id, user, after=after, idle_timeout=KEEP_ALIVE_S):
+        async for batch in store.tail_events(response_id, user, after=after, idle_timeout=keep_alive_seconds()):
             if not batch:
                 yield sse.KEEP_ALIVE
             for event in batch:

@@ -106,7 +106,9 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
         raise StoreConfigError(f"PGPORT must be a port number, not {port!r}.")
     lakebase = None
     if not environ.get("PGPASSWORD"):
-        lakebase = LakebaseTarget(_instance_name(environ), environ.get("LAKEBASE_ENDPOINT") or None)
+        lakebase = LakebaseTarget(
+            _resource_name(environ, "LAKEBASE_INSTANCE_NAME"), _resource_name(environ, "LAKEBASE_ENDPOINT")
+        )
     sslmode = environ.get("PGSSLMODE") or ("require" if lakebase else None)  # OAuth credentials need TLS
     url = URL.create(
         "postgresql+psycopg",
@@ -121,10 +123,10 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
     return StoreSettings(url, schema, lakebase, timeout, source)
 
 
-def _instance_name(environ: Mapping[str, str]) -> str | None:
-    """LAKEBASE_INSTANCE_NAME, unless it holds a host name: `valueFrom: database` in app.yaml may give the
-    instance's host, and an instance name has no dots. The instance is then looked up by PGHOST."""
-    name = environ.get("LAKEBASE_INSTANCE_NAME", "").strip()
+def _resource_name(environ: Mapping[str, str], variable: str) -> str | None:
+    """LAKEBASE_INSTANCE_NAME or LAKEBASE_ENDPOINT, unless it holds a host name (`valueFrom` in app.yaml may
+    give the database's host; names have no dots): the instance or endpoint is then looked up by PGHOST."""
+    name = environ.get(variable, "").strip()
     return name if name and "." not in name else None
 
 
