@@ -80,7 +80,8 @@ def start_app(tmp_dir: Path, env: dict[str, str], *args: str) -> RunningApp:
     full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "AGENT_STORE_URL": store_url, **env}
     for name in ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
         full_env.pop(name, None)
-    for name in ("PGHOST", "PGPASSWORD", "AGENT_STORE_SCHEMA"):
+    # Not this process's: MLflow sets MLFLOW_EXPERIMENT_ID here when an in-process app starts (lifespan).
+    for name in ("PGHOST", "PGPASSWORD", "AGENT_STORE_SCHEMA", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
         if name not in env:
             full_env.pop(name, None)
     log = tmp_dir / "server.log"

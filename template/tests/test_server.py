@@ -201,9 +201,10 @@ def test_unreachable_workspace_fails_fast(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     llm.databricks_config.cache_clear()
     llm.openai_client.cache_clear()
-    started = time.monotonic()
-    response = TestClient(agent.app).post("/invocations", json=request_body(TASK_TYPE, "hi"))
-    assert time.monotonic() - started < 10
+    with TestClient(agent.app) as client:  # with its lifespan: the state store opens as in a server
+        started = time.monotonic()
+        response = client.post("/invocations", json=request_body(TASK_TYPE, "hi"))
+        assert time.monotonic() - started < 10
     assert response.status_code == 503
     assert closed in response.json()["error"]["message"]
 
