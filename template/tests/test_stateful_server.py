@@ -144,6 +144,18 @@ def test_the_conversations_api(client: OpenAI) -> None:
         client.responses.create(model="agent", input="hi", conversation=conversation.id)
 
 
+def test_a_response_whose_conversation_is_deleted_meanwhile_fails_saying_so(client: OpenAI) -> None:
+    conversation = client.conversations.create()
+    running = client.responses.create(model="agent", input=SLOW, background=True, conversation=conversation.id)
+    client.conversations.delete(conversation.id)
+    failed = wait_until(lambda: _finished(client, running.id))
+    assert failed.status == "failed" and failed.error is not None
+    assert "could not be added to the conversation" in failed.error.message
+    events = list(client.responses.retrieve(running.id, stream=True))
+    assert [e.type for e in events[-2:]] == ["error", "response.failed"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
 def test_each_user_sees_only_their_own(stored_app: RunningApp) -> None:
     with sdk(stored_app, **{"x-forwarded-email": "alice@example.com"}) as alice:
         with sdk(stored_app, **{"x-forwarded-email": "bob@example.com"}) as bob:

@@ -105,20 +105,17 @@ class ResponseRun:
             self.model, chunks, self._describe, response_id=self.response.id, created_at=int(self.response.created_at)
         )
         fields = response_fields(self.response.request, self.response.conversation_id)
+        final: JsonDict | None = None
         async for event in events:
             if "response" in event:
                 event = {**event, "response": self._with_fields(event["response"], fields, trace_ids)}
-            if event["type"] == "response.completed":
-                failed = await self._recorded(event["response"])
-                if failed:
-                    for closing in failed:
-                        yield closing
-                    yield _outcome(failed[-1]["response"])
-                    return
-            yield event
-            if event["type"] in FINAL_EVENTS:
-                yield _outcome(event["response"])
-                return
+            closing = await self._recorded(event) if event["type"] == "response.completed" else [event]
+            for sent in closing:
+                yield sent
+                if sent["type"] in FINAL_EVENTS:
+                    final = sent["response"]
+        if final is not None:
+            yield _outcome(final)
 
     async def _invoke_chunks(self) -> AsyncIterator[JsonDict]:
         """An agent with an @invoke() handler only: its whole answer as finished items."""
@@ -126,15 +123,18 @@ class ResponseRun:
         for item in payload.get("output") or []:
             yield {"type": "response.output_item.done", "item": item}
 
-    async def _recorded(self, final: JsonDict) -> list[JsonDict]:
-        """Add the turn to its conversation; the closing events of a failure to do so (none when it worked)."""
+    async def _recorded(self, completed: JsonDict) -> list[JsonDict]:
+        """Add the turn to its conversation before `completed` is sent; the failure events instead when
+        that failed."""
+        response = completed["response"]
         try:
-            await self.turn.record(final.get("output") or [], self.response.id)
+            await self.turn.record(response.get("output") or [], self.response.id)
         except Exception as exc:  # noqa: BLE001 - reported as the response's failure
             error = logged(exc)
-            message = f"The answer could not be added to the conversation: {error.message}"
-            return failure_events(final, error.type, message)
-        return []
+            return failure_events(
+                response, error.type, f"The answer could not be added to the conversation: {error.message}"
+            )
+        return [completed]
 
     def _describe(self, exc: BaseException) -> tuple[str, str]:
         self.error = logged(exc)
