@@ -43,6 +43,7 @@ MCP_ANSWERS = {
 EXPERIMENT = "/Shared/agent-traces"
 VARIABLE = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
 RESOURCE_REFERENCE = re.compile(r"\$\{resources\.([a-z_]+)\.([A-Za-z0-9_]+)\.[a-z_]+\}")
+STATE_STORES = choices("state_store")
 CASES = [
     {"mcp_servers": list(servers), "mlflow_experiment": experiment, "user_auth": user_auth}
     for size in range(len(MCP_SERVERS) + 1)
@@ -50,11 +51,15 @@ CASES = [
     for experiment in ("", EXPERIMENT)
     for user_auth in (False, True)
 ]
+# The state store's resource is independent of the other answers: each store, in turn, with every other choice.
+CASES = [{**case, "state_store": STATE_STORES[index % len(STATE_STORES)]} for index, case in enumerate(CASES)]
+STORE_ENV = {"sqlite": set(), "lakebase": {"LAKEBASE_ENDPOINT"}, "lakebase_provisioned": {"LAKEBASE_INSTANCE_NAME"}}
 
 
 def case_id(case: dict[str, Any]) -> str:
     servers = "+".join(case["mcp_servers"]) or "no-mcp"
-    return f"{servers}-{'experiment' if case['mlflow_experiment'] else 'no-experiment'}-obo{int(case['user_auth'])}"
+    experiment = "experiment" if case["mlflow_experiment"] else "no-experiment"
+    return f"{servers}-{experiment}-obo{int(case['user_auth'])}-{case['state_store']}"
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +147,8 @@ def test_bundle_grants_what_the_answers_imply(case: dict[str, Any], template_cop
     else:
         assert not genie and not warehouses
 
+    check_state_store(app, variables, resolved, case)
+
     scopes = [str(s) for s in app.user_api_scopes]
     if case["user_auth"]:
         expected_scopes = {"serving.serving-endpoints"}
@@ -156,6 +163,26 @@ def test_bundle_grants_what_the_answers_imply(case: dict[str, Any], template_cop
     check_targets(bundle)
     check_app_yaml(app_dir, app, defaults, case)
     check_cli_schema(bundle)
+
+
+def check_state_store(app: App, variables: dict[str, Any], resolved: Any, case: dict[str, Any]) -> None:
+    """A Lakebase store is the app's database resource; Databricks Apps then sets PGHOST ... for it."""
+    granted = {r.name: r for r in app.resources}
+    postgres, database = granted.get("postgres"), granted.get("database")
+    if case["state_store"] == "lakebase":  # Autoscaling: a branch of a project, and a database of it
+        assert postgres is not None and postgres.postgres is not None and database is None
+        assert postgres.postgres.permission.value == "CAN_CONNECT_AND_CREATE"
+        assert resolved(postgres.postgres.branch) == "projects/my-agent-state/branches/production"
+        assert str(postgres.postgres.database) == "${var.lakebase_database}"
+        assert "default" not in variables["lakebase_database"], "a database id is per workspace: no default"
+    elif case["state_store"] == "lakebase_provisioned":
+        assert database is not None and database.database is not None and postgres is None
+        assert database.database.permission.value == "CAN_CONNECT_AND_CREATE"
+        assert str(database.database.instance_name) == "${var.lakebase_instance}"
+        assert resolved(database.database.database_name) == "databricks_postgres"
+    else:
+        assert postgres is None and database is None
+        assert not [name for name in variables if name.startswith("lakebase")]
 
 
 def check_references(bundle: dict[str, Any]) -> None:
@@ -190,7 +217,7 @@ def check_app_yaml(app_dir: Path, app: App, defaults: dict[str, Any], case: dict
     ]
     assert from_yaml == from_bundle
     env = {name: value for name, _, value in from_yaml}
-    assert {n for n, f, _ in from_yaml if f} == {"LLM_ENDPOINT", "MLFLOW_EXPERIMENT_ID"}
+    assert {n for n, f, _ in from_yaml if f} == {"LLM_ENDPOINT", "MLFLOW_EXPERIMENT_ID"} | STORE_ENV[case["state_store"]]
     expected_mcp = [
         path
         for server, path in (

@@ -52,7 +52,8 @@ async def agent_events(
     graph: CompiledStateGraph[Any, ModelContext], messages: list[ChatMessage], context: ModelContext
 ) -> AsyncIterator[AgentEvent]:
     """Model tokens as they stream; each tool call when the model makes it, and its result."""
-    state = {"messages": convert_to_messages(cast(list[dict[str, Any]], messages))}
+    # An assistant turn of tool calls only may have no "content" key, which LangChain requires.
+    state = {"messages": convert_to_messages([{"content": None, **message} for message in messages])}
     async for item in graph.astream(state, context=context, stream_mode=["messages", "updates"]):
         mode, payload = cast(tuple[str, Any], item)
         if mode == "messages":

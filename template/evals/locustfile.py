@@ -72,6 +72,9 @@ def failure_summary(error: StatsError) -> dict[str, Any]:
     return {"name": error.name, "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
 
 
+FAILURE_EVENTS = ("error", "response.failed", "response.incomplete")
+
+
 def request_body(task_type: str, prompt: str, stream: bool) -> dict[str, Any]:
     """One user turn in the task type's request format."""
     message: dict[str, Any] = {"role": "user", "content": prompt}
@@ -140,6 +143,7 @@ class AgentUser(HttpUser):
                 payload = json.loads(data)
             except ValueError:
                 return f"not JSON: {data[:200]}"
-            if isinstance(payload, dict) and payload.get("error"):
+            # An error frame ({"error": ...}), or OpenAI's Responses failure (`error`, `response.failed`).
+            if isinstance(payload, dict) and (payload.get("error") or payload.get("type") in FAILURE_EVENTS):
                 return f"error event: {data[:200]}"
         return "the stream ended without data: [DONE]"

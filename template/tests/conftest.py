@@ -25,8 +25,19 @@ from agent_server.standin import StandInWorkspace, free_port
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 120
 
-# In-process tests must not write ./mlflow.db: give them their own store.
+# In-process tests must not write ./mlflow.db or ./.agent/state.db: give them their own stores.
 os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlflow.db")
+os.environ.setdefault("AGENT_STORE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='agent-store-')}/state.db")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test starts from the same environment: MLflow sets MLFLOW_EXPERIMENT_ID in os.environ
+    when an in-process app starts (lifespan), and subprocesses would inherit it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @dataclass
@@ -69,12 +80,20 @@ def workspace() -> Iterator[StandInWorkspace]:
 
 
 def start_app(tmp_dir: Path, env: dict[str, str], *args: str) -> RunningApp:
-    """`agent-server --port P [args]` as a subprocess, waiting until /health answers."""
+    """`agent-server --port P [args]` as a subprocess, waiting until /health answers.
+
+    Its state store is a sqlite file of its own in `tmp_dir` unless `env` names one (AGENT_STORE_URL).
+    """
     port = free_port()
     tracking_uri = f"sqlite:///{tmp_dir}/mlflow.db"
-    full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, **env}
+    store_url = f"sqlite:///{tmp_dir}/state.db"
+    full_env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "AGENT_STORE_URL": store_url, **env}
     for name in ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
         full_env.pop(name, None)
+    # Not this process's: MLflow sets MLFLOW_EXPERIMENT_ID here when an in-process app starts (lifespan).
+    for name in ("PGHOST", "PGPASSWORD", "AGENT_STORE_SCHEMA", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+        if name not in env:
+            full_env.pop(name, None)
     log = tmp_dir / "server.log"
     script = Path(sys.executable).parent / "agent-server"
     with log.open("w") as out:

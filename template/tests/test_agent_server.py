@@ -14,8 +14,9 @@ from payloads import CHAT_AGENT, RESPONSES, request_body, sse_events
 HELLO = {"type": "message", "id": "m1", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]}
 
 
-def post(server: AgentServer, body: dict[str, Any]) -> Any:
-    return TestClient(server.app).post("/invocations", json=body)
+def post(server: AgentServer, body: dict[str, Any], **headers: str) -> Any:
+    with TestClient(server.app) as client:  # with its lifespan (tracing, the state store), as in a server
+        return client.post("/invocations", json=body, headers=headers)
 
 
 def test_each_server_owns_its_handlers() -> None:
@@ -73,11 +74,19 @@ def test_invalid_stream_chunk_ends_the_stream_with_an_error() -> None:
         yield {"type": "response.output_item.done", "item": HELLO}
         yield {"no": "type"}
 
-    with TestClient(server.app).stream("POST", "/invocations", json=request_body(RESPONSES, "hi", stream=True)) as r:
-        events = list(sse_events(r))
-    assert events[0]["item"]["id"] == "m1"
-    assert events[1]["error"]["type"] == "invalid_agent_output"
-    assert events[2] == "[DONE]"
+    with TestClient(server.app) as client:
+        with client.stream("POST", "/invocations", json=request_body(RESPONSES, "hi", stream=True)) as r:
+            events = list(sse_events(r))
+    # The OpenAI Responses stream: the valid item, then `error` and `response.failed`.
+    assert [e["type"] for e in events[2:-1]] == [
+        "response.output_item.added",
+        "response.output_item.done",
+        "error",
+        "response.failed",
+    ]
+    assert events[3]["item"]["id"] == "m1"
+    assert events[4]["code"] == "invalid_agent_output"
+    assert events[-1] == "[DONE]"
 
 
 def test_stream_without_a_stream_handler_is_a_400() -> None:
@@ -99,7 +108,5 @@ def test_handlers_see_the_request_headers() -> None:
         seen.update(get_request_headers(), token=get_user_token())
         return {"output": [HELLO]}
 
-    TestClient(server.app).post(
-        "/invocations", json=request_body(RESPONSES, "hi"), headers={"X-Forwarded-Access-Token": "user-token"}
-    )
+    post(server, request_body(RESPONSES, "hi"), **{"X-Forwarded-Access-Token": "user-token"})
     assert seen["token"] == "user-token"

@@ -144,9 +144,17 @@ def test_responses_accepts_a_plain_string_input() -> None:
     assert responses.to_chat_messages(responses.parse_request({"input": "hi"})) == [{"role": "user", "content": "hi"}]
 
 
-def test_responses_rejects_previous_response_id() -> None:
-    with pytest.raises(ValueError, match="previous_response_id"):
-        responses.parse_request({"input": "hi", "previous_response_id": "resp_1"})
+def test_responses_takes_the_stateful_fields_the_server_resolves() -> None:
+    """previous_response_id, conversation, store and background are the server's (agent_server.memory,
+    routes.responses): the request they come with is still a valid request of its own."""
+    body = {
+        "input": "hi",
+        "previous_response_id": "resp_1",
+        "conversation": "conv_1",
+        "store": True,
+        "background": True,
+    }
+    assert responses.to_chat_messages(responses.parse_request(body)) == [{"role": "user", "content": "hi"}]
 
 
 def test_chat_completions_accepts_openai_client_bodies() -> None:

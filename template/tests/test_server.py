@@ -139,7 +139,12 @@ def test_bad_requests_get_400_with_a_message(client: httpx.Client, content: str 
 def test_model_error_mid_stream_ends_with_an_error_frame(client: httpx.Client) -> None:
     events = stream(client, "standin:error please")
     assert events[-1] == "[DONE]"
-    error = events[-2]["error"]
+    if TASK_TYPE == "agent/v1/responses":  # the OpenAI Responses stream ends with `error`, `response.failed`
+        assert [events[-3]["type"], events[-2]["type"]] == ["error", "response.failed"]
+        error = {"type": events[-3]["code"], "message": events[-3]["message"]}
+        assert events[-2]["response"]["error"] == {"code": error["type"], "message": error["message"]}
+    else:
+        error = events[-2]["error"]
     assert error["type"] == "model_error"
     assert "injected model failure" in error["message"]
 
@@ -196,9 +201,10 @@ def test_unreachable_workspace_fails_fast(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     llm.databricks_config.cache_clear()
     llm.openai_client.cache_clear()
-    started = time.monotonic()
-    response = TestClient(agent.app).post("/invocations", json=request_body(TASK_TYPE, "hi"))
-    assert time.monotonic() - started < 10
+    with TestClient(agent.app) as client:  # with its lifespan: the state store opens as in a server
+        started = time.monotonic()
+        response = client.post("/invocations", json=request_body(TASK_TYPE, "hi"))
+        assert time.monotonic() - started < 10
     assert response.status_code == 503
     assert closed in response.json()["error"]["message"]
 

@@ -8,7 +8,7 @@ agent.py and tools.py at the project root.
 from agent_server import mlflow_env  # noqa: F401  # isort: skip
 from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.mlflow_config import setup_mlflow
-from agent_server.request_context import get_request_headers, get_user_token
+from agent_server.request_context import get_conversation_id, get_request_headers, get_user, get_user_token
 from agent_server.server import Agent, AgentServer, create_server, invoke, stream
 
 __all__ = [
@@ -21,7 +21,9 @@ __all__ = [
     "ToolResult",
     "Usage",
     "create_server",
+    "get_conversation_id",
     "get_request_headers",
+    "get_user",
     "get_user_token",
     "invoke",
     "setup_mlflow",

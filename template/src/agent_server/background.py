@@ -25,7 +25,8 @@ its next await, so its `finally` blocks run) and records `cancelled`. `cancel()`
 process at once.
 
 Shutting down: runs get `shutdown_grace_seconds` to finish; the rest are stopped and recorded as
-`failed` with the reason. Databricks Apps allows about 10 s between SIGTERM and SIGKILL.
+`failed` with the reason. Databricks Apps allows 15 s between SIGTERM and SIGKILL; uvicorn first waits
+up to 10 s for open requests (cli.py), while runs go on.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from agent_server.store.errors import NotFound, StoreUnavailable
+
 logger = logging.getLogger("agent_server")
 
 
@@ -85,6 +87,10 @@ def describe(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "model_unavailable", str(exc))
     if isinstance(exc, AgentOutputError):
         return ErrorInfo(500, "invalid_agent_output", str(exc))
+    if isinstance(exc, StoreUnavailable):
+        return ErrorInfo(503, "store_unavailable", str(exc))
+    if isinstance(exc, NotFound):
+        return ErrorInfo(404, "not_found", str(exc))
     if isinstance(exc, ServerShuttingDown):
         return ErrorInfo(503, "server_shutting_down", str(exc), {"Retry-After": "1"})
     # Frameworks often wrap the model client's error in their own: look along the chain, for

@@ -36,10 +36,10 @@ def response_object(
 class OpenAIResponsesStream:
     """Turns MLflow Responses stream events into the OpenAI event sequence, numbering each."""
 
-    def __init__(self, model: str) -> None:
-        self.response_id = new_id("resp")
+    def __init__(self, model: str, response_id: str | None = None, created_at: int | None = None) -> None:
+        self.response_id = response_id or new_id("resp")
         self.model = model
-        self.created_at = int(time.time())
+        self.created_at = created_at or int(time.time())
         self.output: list[dict[str, Any]] = []
         self._open_text: dict[str, int] = {}  # message item id -> output index
         self._texts: dict[str, list[str]] = {}
@@ -142,9 +142,12 @@ async def to_openai_events(
     model: str,
     chunks: AsyncIterator[dict[str, Any]],
     describe_error: Callable[[BaseException], tuple[str, str]],
+    *,
+    response_id: str | None = None,
+    created_at: int | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """The OpenAI event stream for `chunks`; an exception becomes `error` + `response.failed`."""
-    stream = OpenAIResponsesStream(model)
+    stream = OpenAIResponsesStream(model, response_id, created_at)
     for event in stream.start():
         yield event
     try:

@@ -18,7 +18,8 @@ from typing import Any
 from sse_starlette import EventSourceResponse
 
 DONE = "data: [DONE]\n\n"
-HEADERS = {"Cache-Control": "no-cache"}
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEP_ALIVE = ": ping\n\n"  # a comment line, as sse-starlette sends: clients ignore it, proxies see life
 DEFAULT_KEEPALIVE_S = 15.0
 SHUTDOWN_GRACE_S = 5.0  # less than uvicorn's graceful shutdown (agent_server.cli)
 

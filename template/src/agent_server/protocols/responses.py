@@ -24,8 +24,6 @@ class ResponsesProtocol(Protocol[ResponsesAgentRequest, ResponsesAgentResponse, 
     task_type = "agent/v1/responses"
 
     def parse_request(self, body: JsonDict) -> ResponsesAgentRequest:
-        if body.get("previous_response_id"):
-            raise ValueError("previous_response_id is not supported: send the whole conversation in input")
         # The OpenAI API accepts a plain string as input and `instructions`; MLflow's type does not.
         if isinstance(body.get("input"), str):
             body = {**body, "input": [{"role": "user", "content": body["input"]}]}

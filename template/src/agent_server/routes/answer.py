@@ -8,7 +8,7 @@ with the reason, never a 500. Answers stop when the server shuts down (agent_ser
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 RETURN_TRACE_ID_HEADER = "x-mlflow-return-trace-id"
 MAX_JSON_DEPTH = 64
+OnAnswer = Callable[[JsonDict], Awaitable[None]]
+"""Called with the whole answer (the invoke response, or the reduced stream) before it is complete for
+the client, e.g. to remember the turn (agent_server.memory); a failure fails the answer."""
 
 
 async def read_request(server: AgentServer, protocol: AnyProtocol, http_request: Request) -> tuple[JsonDict, Any]:
@@ -91,13 +94,20 @@ def wants_trace_id(http_request: Request) -> bool:
 
 
 async def json_answer(
-    server: AgentServer, protocol: AnyProtocol, body: JsonDict, request: Any, return_trace_id: bool
+    server: AgentServer,
+    protocol: AnyProtocol,
+    body: JsonDict,
+    request: Any,
+    return_trace_id: bool,
+    on_answer: OnAnswer | None = None,
 ) -> Response:
     """The invoke response; `metadata.trace_id` when asked for."""
     try:
         payload, trace_id = await stoppable(
             traced_payload(server.span_name(protocol, stream=False), body, server.payload(protocol, request))
         )
+        if on_answer is not None:
+            await on_answer(payload)
     except Exception as exc:  # noqa: BLE001 - every failure answers JSON
         return error_response(exc)
     payload = protocol.client_response(payload, body)
@@ -107,7 +117,12 @@ async def json_answer(
 
 
 def stream_answer(
-    server: AgentServer, protocol: AnyProtocol, body: JsonDict, request: Any, return_trace_id: bool
+    server: AgentServer,
+    protocol: AnyProtocol,
+    body: JsonDict,
+    request: Any,
+    return_trace_id: bool,
+    on_answer: OnAnswer | None = None,
 ) -> Response:
     """The chunks as server-sent events; an error as the last frame; `{"trace_id"}` when asked; `[DONE]`."""
 
@@ -115,14 +130,19 @@ def stream_answer(
         trace_ids: list[str] = []
         chunks = server.chunks(protocol, request)
         last: JsonDict | None = None
+        sent: list[JsonDict] = []
         try:
             async for chunk in until_stopped(
                 traced_chunks(server.span_name(protocol, stream=True), body, chunks, protocol.reduce_chunks, trace_ids)
             ):
+                if on_answer is not None:
+                    sent.append(chunk)
                 visible = protocol.client_chunk(chunk, body)
                 if visible is not None:
                     last = visible
                     yield sse.frame(visible)
+            if on_answer is not None:
+                await on_answer(protocol.reduce_chunks(sent))
         except Exception as exc:  # noqa: BLE001 - the headers are sent: report in the stream
             yield sse.frame(logged(exc).frame())
         if return_trace_id and trace_ids:

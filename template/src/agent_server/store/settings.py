@@ -3,7 +3,8 @@
 1. AGENT_STORE_URL: any SQLAlchemy URL. `postgresql://...` (psycopg 3 is used) or `sqlite:///path`.
 2. Otherwise PGHOST (Databricks Apps sets PGHOST, PGPORT, PGDATABASE, PGUSER and PGSSLMODE for the
    app's Lakebase `database`/`postgres` resource): that Postgres. Its password is PGPASSWORD when set,
-   else a short-lived Lakebase OAuth credential for the app's identity (see `lakebase.py`).
+   else a short-lived Lakebase OAuth credential for the app's identity (see `lakebase.py`) for the
+   instance LAKEBASE_INSTANCE_NAME (or endpoint LAKEBASE_ENDPOINT), else the one serving PGHOST.
 3. Otherwise an embedded sqlite file, `.agent/state.db` in the working directory (the app's root).
 
 On Postgres the tables live in their own schema, AGENT_STORE_SCHEMA (default: the app's name), so
@@ -106,7 +107,7 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
     lakebase = None
     if not environ.get("PGPASSWORD"):
         lakebase = LakebaseTarget(
-            environ.get("LAKEBASE_INSTANCE_NAME") or None, environ.get("LAKEBASE_ENDPOINT") or None
+            _resource_name(environ, "LAKEBASE_INSTANCE_NAME"), _resource_name(environ, "LAKEBASE_ENDPOINT")
         )
     sslmode = environ.get("PGSSLMODE") or ("require" if lakebase else None)  # OAuth credentials need TLS
     url = URL.create(
@@ -120,6 +121,13 @@ def _from_libpq_env(environ: Mapping[str, str], schema: str, timeout: float) -> 
     )
     source = "PGHOST, Lakebase OAuth" if lakebase else "PGHOST, PGPASSWORD"
     return StoreSettings(url, schema, lakebase, timeout, source)
+
+
+def _resource_name(environ: Mapping[str, str], variable: str) -> str | None:
+    """LAKEBASE_INSTANCE_NAME or LAKEBASE_ENDPOINT, unless it holds a host name (`valueFrom` in app.yaml may
+    give the database's host; names have no dots): the instance or endpoint is then looked up by PGHOST."""
+    name = environ.get(variable, "").strip()
+    return name if name and "." not in name else None
 
 
 def _schema(environ: Mapping[str, str]) -> str:

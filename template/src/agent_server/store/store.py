@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, insert, literal, select, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agent_server.store import migrate, postgres, sqlite
@@ -432,6 +432,22 @@ class Store:
                 await self._add_items(connection, new_id, items, None, now)
             return _conversation(await self._conversation_row(connection, new_id, user))
 
+    async def ensure_conversation(
+        self, conversation_id: str, user: str, *, metadata: JSONDict | None = None
+    ) -> Conversation:
+        """The conversation with this id, created for `user` when it does not exist yet (safe when several
+        requests create it at once). NotFound when the id belongs to another user."""
+        found = await self.get_conversation(conversation_id, user)
+        if found is not None:
+            return found
+        try:
+            return await self.create_conversation(user, metadata=metadata, conversation_id=conversation_id)
+        except IntegrityError:  # created meanwhile by another request, or another user's
+            found = await self.get_conversation(conversation_id, user)
+            if found is None:
+                raise NotFound(f"No conversation {conversation_id}.") from None
+            return found
+
     async def get_conversation(self, conversation_id: str, user: str) -> Conversation | None:
         async with self.engine.connect() as connection:
             try:
@@ -494,18 +510,65 @@ class Store:
         user: str,
         *,
         after: int = -1,
+        before: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[ConversationItem]:
-        """Items by position (above `after` when oldest first). NotFound when the conversation is absent."""
+        """Items by position, above `after` and below `before`. NotFound when the conversation is absent."""
         order = conversation_items.c.position.desc() if newest_first else conversation_items.c.position
-        query = select(*conversation_items.c).where(conversation_items.c.conversation_id == conversation_id)
-        if not newest_first:
-            query = query.where(conversation_items.c.position > after)
+        query = select(*conversation_items.c).where(
+            conversation_items.c.conversation_id == conversation_id, conversation_items.c.position > after
+        )
+        if before is not None:
+            query = query.where(conversation_items.c.position < before)
         async with self.engine.connect() as connection:
             await self._conversation_row(connection, conversation_id, user)
             rows = await connection.execute(query.order_by(order).limit(limit))
             return [_item(row) for row in rows]
+
+    async def get_item(self, conversation_id: str, item_id: str, user: str) -> ConversationItem | None:
+        """One item by its id (None when absent). NotFound when the conversation is absent."""
+        async with self.engine.connect() as connection:
+            await self._conversation_row(connection, conversation_id, user)
+            row = await connection.execute(
+                select(*conversation_items.c).where(
+                    conversation_items.c.conversation_id == conversation_id, conversation_items.c.item_id == item_id
+                )
+            )
+            found = row.one_or_none()
+        return _item(found) if found is not None else None
+
+    async def replace_items(
+        self,
+        conversation_id: str,
+        user: str,
+        items: Sequence[JSONDict],
+        *,
+        from_position: int | None = None,
+        response_id: str | None = None,
+        title: str | None = None,
+    ) -> list[ConversationItem]:
+        """In one transaction: drop the items at `from_position` and after (None: drop none), append
+        `items`, and set the title when the conversation has none. NotFound when it is not this user's."""
+        now = time.time()
+        async with self.engine.begin() as connection:
+            await self._conversation_row(connection, conversation_id, user)
+            if from_position is not None:
+                await connection.execute(
+                    delete(conversation_items).where(
+                        conversation_items.c.conversation_id == conversation_id,
+                        conversation_items.c.position >= from_position,
+                    )
+                )
+            if title:
+                await connection.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id, conversations.c.title.is_(None))
+                    .values(title=title)
+                )
+            if not items:
+                return []
+            return await self._add_items(connection, conversation_id, items, response_id, now, user=user)
 
     async def delete_item(self, conversation_id: str, item_id: str, user: str) -> bool:
         async with self.engine.begin() as connection:
