@@ -4,7 +4,7 @@ This package is maintained by the template (`copier update` refreshes it); your 
 agent.py and tools.py at the project root.
 """
 
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.events import AgentEvent, ChatMessage, Reasoning, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.mlflow_config import setup_mlflow
 from agent_server.request_context import get_request_headers, get_user_token
 from agent_server.server import Agent, AgentServer, create_server, invoke, stream
@@ -14,6 +14,7 @@ __all__ = [
     "AgentEvent",
     "AgentServer",
     "ChatMessage",
+    "Reasoning",
     "TextDelta",
     "ToolCall",
     "ToolResult",
