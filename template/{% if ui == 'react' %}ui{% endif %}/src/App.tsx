@@ -6,6 +6,7 @@ import { EmptyState } from "./components/EmptyState";
 import { Header } from "./components/Header";
 import { MessageList } from "./components/MessageList";
 import { protocolFor, type Protocol } from "./protocols";
+import { markdownRenderer } from "./renderer";
 
 type Agent = { info: AgentInfo; protocol: Protocol } | { error: string } | undefined;
 
@@ -25,6 +26,7 @@ export function App() {
       .catch((error: unknown) => setAgent({ error: error instanceof Error ? error.message : String(error) }));
   }, []);
   useEffect(load, [load]);
+  useEffect(() => void markdownRenderer.load(), []); // ready before the first answer, after the first paint
 
   // Give the message box focus once it can be used.
   useEffect(() => {

@@ -15,7 +15,8 @@ const marked = new Marked({
       return (
         `<div class="code-block">` +
         `<div class="code-head"><span class="code-lang">${escapeHtml(label)}</span>` +
-        `<button type="button" class="copy-code" aria-label="Copy ${escapeHtml(label)} code">Copy</button></div>` +
+        `<button type="button" class="copy-code"><span class="copy-label">Copy</span>` +
+        `<span class="visually-hidden"> ${escapeHtml(label)} code</span></button></div>` +
         // tabindex: a block wider than the screen scrolls with the keyboard too
         `<pre tabindex="0"><code class="${language ? `language-${escapeHtml(language)}` : ""}">` +
         `${highlighted(text, language)}</code></pre></div>`
@@ -44,7 +45,7 @@ export function hasCodeBlock(html: string): boolean {
 }
 
 function highlighted(code: string, language: string): string {
-  const hljs = highlighter();
+  const hljs = highlighter.get();
   if (!hljs || !language || !hljs.getLanguage(language)) return escapeHtml(code);
   return hljs.highlight(code, { language, ignoreIllegals: true }).value;
 }

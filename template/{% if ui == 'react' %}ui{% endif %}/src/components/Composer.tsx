@@ -17,10 +17,16 @@ interface Props {
  * attach button, by pasting or by dropping; a task type without images says why instead. */
 export function Composer({ disabled, streaming, images: imageSupport, onSend, onStop, ref }: Props) {
   const [text, setText] = useState("");
-  const [images, setImages] = useState<ImageAttachment[]>([]);
+  const [images, setImageState] = useState<ImageAttachment[]>([]);
+  const attached = useRef<ImageAttachment[]>([]); // the latest list, for reads that finish after a render
+  const setImages = (next: ImageAttachment[]) => {
+    attached.current = next;
+    setImageState(next);
+  };
   const [notice, setNotice] = useState<string>();
   const [reading, setReading] = useState(0);
   const picker = useRef<HTMLInputElement>(null);
+  const queue = useRef(Promise.resolve()); // images are read one after the other: they stay in the order added
   const canSend = !disabled && !streaming && reading === 0 && (text.trim() !== "" || images.length > 0);
 
   const submit = (event?: FormEvent) => {
@@ -32,28 +38,27 @@ export function Composer({ disabled, streaming, images: imageSupport, onSend, on
     setNotice(undefined);
   };
 
-  const add = async (files: File[]) => {
+  const add = (files: File[]) => {
     if (!files.length) return;
     if (!imageSupport.supported) {
       setNotice(imageSupport.reason);
       return;
     }
+    setReading((n) => n + files.length);
+    queue.current = queue.current.then(() => read(files));
+  };
+
+  const read = async (files: File[]) => {
     const problems: string[] = [];
-    let count = images.length;
-    const accepted = files.filter((file) => {
-      const problem = refusal(file, count);
-      if (problem) problems.push(problem);
-      else count += 1;
-      return !problem;
-    });
-    setReading((n) => n + accepted.length);
-    for (const file of accepted) {
+    for (const file of files) {
       try {
-        const image = await attachment(file);
-        setImages((all) => [...all, image]);
+        const problem = refusal(file, attached.current.length);
+        if (problem) problems.push(problem);
+        else attached.current = [...attached.current, await attachment(file)];
       } catch (error) {
         problems.push(error instanceof Error ? error.message : String(error));
       } finally {
+        setImages(attached.current);
         setReading((n) => n - 1);
       }
     }
@@ -68,14 +73,14 @@ export function Composer({ disabled, streaming, images: imageSupport, onSend, on
     const files = imageFiles(event.clipboardData);
     if (files.length) {
       event.preventDefault();
-      void add(files);
+      add(files);
     }
   };
   const onDrop = (event: DragEvent<HTMLFormElement>) => {
     const files = imageFiles(event.dataTransfer);
     if (files.length) {
       event.preventDefault();
-      void add(files);
+      add(files);
     }
   };
 
@@ -90,7 +95,7 @@ export function Composer({ disabled, streaming, images: imageSupport, onSend, on
                 type="button"
                 className="remove-image"
                 aria-label={`Remove image ${index + 1}: ${image.name}`}
-                onClick={() => setImages((all) => all.filter((i) => i.id !== image.id))}
+                onClick={() => setImages(attached.current.filter((i) => i.id !== image.id))}
               >
                 <CloseIcon />
               </button>
@@ -122,7 +127,7 @@ export function Composer({ disabled, streaming, images: imageSupport, onSend, on
           hidden
           tabIndex={-1}
           onChange={(event) => {
-            void add(Array.from(event.target.files ?? []));
+            add(Array.from(event.target.files ?? []));
             event.target.value = "";
           }}
         />

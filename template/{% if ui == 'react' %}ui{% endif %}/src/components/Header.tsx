@@ -32,7 +32,7 @@ export function Header({ title, canStartOver, onNewChat }: Props) {
       <h1>{title}</h1>
       <div className="header-tools">
         {who && (
-          <span className="user" title={user?.email ?? undefined}>
+          <span className="signed-in" title={user?.email ?? undefined}>
             <span className="visually-hidden">Signed in as </span>
             {who}
           </span>

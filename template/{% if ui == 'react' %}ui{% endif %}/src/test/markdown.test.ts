@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from "vitest";
-import { highlighter, loadHighlighter } from "../highlight";
+import { highlighter } from "../highlight";
 import { hasCodeBlock, renderMarkdown } from "../markdown";
 
 const CODE = "Run:\n\n```python\nprint('hi')\n```\n\nthen `ls`";
@@ -10,15 +10,18 @@ describe("renderMarkdown", () => {
     const html = renderMarkdown(CODE);
     expect(hasCodeBlock(html)).toBe(true);
     expect(html).toContain('<span class="code-lang">python</span>');
-    expect(html).toContain('<button type="button" class="copy-code" aria-label="Copy python code">Copy</button>');
+    expect(html).toContain(
+      '<button type="button" class="copy-code"><span class="copy-label">Copy</span>' +
+        '<span class="visually-hidden"> python code</span></button>',
+    );
     expect(html).toContain('<pre tabindex="0"><code class="language-python">print(\'hi\')');
     expect(html).toContain("<code>ls</code>");
     expect(renderMarkdown("```\nplain\n```")).toContain('<span class="code-lang">text</span>');
   });
 
   it("highlights once the highlighter has loaded", async () => {
-    expect(highlighter()).toBeUndefined();
-    await loadHighlighter();
+    expect(highlighter.get()).toBeUndefined();
+    await highlighter.load();
     const html = renderMarkdown(CODE);
     expect(html).toContain('<span class="hljs-built_in">print</span>(<span class="hljs-string">');
     expect(renderMarkdown("```klingon\nqapla'\n```")).toContain("<code class=\"language-klingon\">qapla'</code>"); // unknown: plain
