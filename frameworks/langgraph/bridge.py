@@ -4,7 +4,9 @@
 - `chat_model()`: a LangChain `ChatOpenAI` on the endpoint's OpenAI-compatible API, through the
   same client (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
 - `agent_events()`: runs a compiled graph on the conversation (chat messages, earlier tool calls
-  included) and turns its stream into TextDelta / ToolCall / ToolResult / Usage.
+  and images included) and turns its stream into TextDelta / Reasoning / ToolCall / ToolResult /
+  Usage. Reasoning comes from `reasoning` content blocks (as Databricks serves them, or LangChain's
+  standard block) or a `reasoning_content` field.
 - `remote_tools()`: remote tools (such as MCP server tools) as LangChain tools.
 - `trace_to_mlflow()`: MLflow's LangChain autolog; spans nest under the server's span.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,11 +28,16 @@ from langchain_openai import ChatOpenAI
 from langgraph.graph.state import CompiledStateGraph
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.events import AgentEvent, ChatMessage, Reasoning, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.llm import openai_client
 from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
+# Databricks-served reasoning models send `content` as a list of blocks; pydantic warns about it, once
+# per chunk, wherever the OpenAI client's chunks are dumped (tracing). The content is read correctly.
+warnings.filterwarnings(
+    "ignore", r"Pydantic serializer warnings:\s+PydanticSerializationUnexpectedValue\(Expected `str`[^\n]*'content'"
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ async def agent_events(
         if mode == "messages":
             chunk, _ = payload
             if isinstance(chunk, AIMessageChunk):
+                thought = reasoning_of(chunk)
+                if thought:
+                    yield Reasoning(thought)
                 if chunk.text:
                     yield TextDelta(chunk.text)
                 if chunk.usage_metadata:
@@ -68,6 +79,22 @@ async def agent_events(
             for message in (update or {}).get("messages", []):
                 for event in _finished(message):
                     yield event
+
+
+def reasoning_of(chunk: AIMessageChunk) -> str:
+    """The reasoning in a streamed chunk: `reasoning` content blocks (Databricks' with a `summary`,
+    LangChain's standard one with `reasoning`), or the `reasoning_content` some chat models set."""
+    field = chunk.additional_kwargs.get("reasoning_content")
+    texts = [field] if isinstance(field, str) else []
+    for block in chunk.content if isinstance(chunk.content, list) else []:
+        if not isinstance(block, dict) or block.get("type") != "reasoning":
+            continue
+        if isinstance(block.get("reasoning"), str):
+            texts.append(block["reasoning"])
+        for part in block.get("summary") or []:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    return "".join(texts)
 
 
 def _finished(message: Any) -> list[AgentEvent]:

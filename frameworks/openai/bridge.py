@@ -2,7 +2,9 @@
 
 - `FunctionTools`: plain Python functions (and remote tools such as MCP tools) as chat-completions
   `tools`, and safe calls: a tool that raises returns the error to the model as text.
-- `stream_events()`: a chat-completions stream as TextDelta / ToolCall / Usage events.
+- `stream_events()`: a chat-completions stream as TextDelta / Reasoning / ToolCall / Usage events.
+  Reasoning comes as Databricks serves it (`delta.content` as a list of `reasoning` and `text`
+  blocks) or in a `reasoning_content` / `reasoning` delta field (vLLM, DeepSeek, Ollama ...).
 - `assistant_message()`: the assistant turn that asked for tools, as the model expects it back.
 
 A tool's docstring (first paragraph) is its description; its typed parameters are its arguments.
@@ -26,7 +28,7 @@ from openai.types.chat import (
 )
 from pydantic import BaseModel, ValidationError, create_model
 
-from agent_server.events import TextDelta, ToolCall, Usage
+from agent_server.events import Reasoning, TextDelta, ToolCall, Usage
 from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
@@ -81,16 +83,18 @@ class FunctionTools:
         return result if isinstance(result, str) else json.dumps(result, default=str)
 
 
-async def stream_events(chunks: AsyncIterable[ChatCompletionChunk]) -> AsyncIterator[TextDelta | ToolCall | Usage]:
-    """Text as it streams; tool calls (which arrive in pieces keyed by `index`) whole at the end."""
+async def stream_events(
+    chunks: AsyncIterable[ChatCompletionChunk],
+) -> AsyncIterator[TextDelta | Reasoning | ToolCall | Usage]:
+    """Text and reasoning as they stream; tool calls (which arrive in pieces keyed by `index`) whole at the end."""
     calls: dict[int, dict[str, str]] = {}
     async for chunk in chunks:
         if chunk.usage is not None:
             yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
         for choice in chunk.choices:
             delta = choice.delta
-            if delta.content:
-                yield TextDelta(delta.content)
+            for event in _content_events(delta):
+                yield event
             for piece in delta.tool_calls or []:
                 call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
                 call["id"] = piece.id or call["id"]
@@ -99,6 +103,33 @@ async def stream_events(chunks: AsyncIterable[ChatCompletionChunk]) -> AsyncIter
                     call["arguments"] += piece.function.arguments or ""
     for call in calls.values():
         yield ToolCall(call["id"], call["name"], call["arguments"] or "{}")
+
+
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM and DeepSeek send the first; Ollama, OpenRouter the second
+
+
+def _content_events(delta: Any) -> list[TextDelta | Reasoning]:
+    """The text and reasoning of one delta. Its `content` is a string, or (Databricks) a list of blocks."""
+    events: list[TextDelta | Reasoning] = []
+    extra = delta.model_extra or {}
+    field = next((extra[name] for name in REASONING_FIELDS if isinstance(extra.get(name), str) and extra[name]), "")
+    if field:
+        events.append(Reasoning(field))
+    content: object = delta.content
+    if isinstance(content, str) and content:
+        events.append(TextDelta(content))
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and block.get("text"):
+            events.append(TextDelta(str(block["text"])))
+        elif block.get("type") == "reasoning":
+            summary = block.get("summary") or []
+            text = block.get("text") or block.get("content") or ""
+            text = text or "".join(str(part.get("text") or "") for part in summary if isinstance(part, dict))
+            if isinstance(text, str) and text:
+                events.append(Reasoning(text))
+    return events
 
 
 def assistant_message(text: str, calls: list[ToolCall]) -> ChatCompletionAssistantMessageParam:

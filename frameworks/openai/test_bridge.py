@@ -1,4 +1,4 @@
-"""The plain-OpenAI bridge: tool schemas, safe tool calls, and the model's stream as events."""
+"""The plain-OpenAI bridge: tool schemas, safe tool calls, and the model's stream (text, reasoning) as events."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import pytest
 from openai.types.chat import ChatCompletionChunk
 
-from agent_server.events import TextDelta, ToolCall, Usage
+from agent import run_agent
+from agent_server.events import Reasoning, TextDelta, ToolCall, Usage
 from agent_server.openai_bridge import FunctionTools, stream_events
 
 
@@ -87,3 +89,20 @@ def _piece(**function: str) -> dict[str, Any]:
     if call_id:
         piece.update(id=call_id, type="function")
     return piece
+
+
+# The stand-in streams reasoning as Databricks serves it (`standin:reason`: `content` blocks) or in
+# the `reasoning_content` field (`standin:reason=reasoning_content`). This framework reads:
+READS_REASONING = ("standin:reason", "standin:reason=reasoning_content")
+IGNORES_REASONING = ()  # the answer must come through all the same
+PLAN = "**Planning** turn 1: a tool can tell me, so I call it first.**Planning** turn 1: I have what I need to answer."
+
+
+@pytest.mark.usefixtures("model_at_standin")
+@pytest.mark.parametrize("shape", [*READS_REASONING, *IGNORES_REASONING])
+async def test_the_models_reasoning_becomes_reasoning_events(shape: str) -> None:
+    events = [event async for event in run_agent([{"role": "user", "content": f"What time is it? {shape}"}])]
+    reasoning = "".join(event.text for event in events if isinstance(event, Reasoning))
+    assert reasoning == (PLAN if shape in READS_REASONING else "")
+    text = "".join(event.text for event in events if isinstance(event, TextDelta))
+    assert text.startswith("Turn 1: current_time returned ") and "Planning" not in text

@@ -1,10 +1,14 @@
 """The OpenAI Agents SDK on a Databricks serving endpoint, speaking agent_server's events.
 
 - `chat_model()`: the endpoint's OpenAI-compatible chat-completions API, through the same client
-  (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
+  (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm). It also reads
+  what Databricks-served reasoning models send: `content` as a list of `text` and `reasoning`
+  blocks, which the SDK alone cannot read.
 - `input_items()`: the conversation (chat messages) as the SDK's input items, earlier tool
-  calls and their results included.
-- `agent_events()`: `Runner.run_streamed` events as TextDelta / ToolCall / ToolResult / Usage.
+  calls and their results, and images, included.
+- `agent_events()`: `Runner.run_streamed` events as TextDelta / Reasoning / ToolCall / ToolResult /
+  Usage. The SDK streams the model's `reasoning_content` (or `reasoning`) delta field as reasoning
+  events.
 - `remote_tools()`: remote tools (such as MCP server tools) as SDK function tools.
 - `trace_to_mlflow()`: agent, model and tool spans to MLflow; nothing is exported to OpenAI.
 """
@@ -13,25 +17,91 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agents import FunctionTool, OpenAIChatCompletionsModel, RunResultStreaming, set_tracing_disabled
 from agents.items import TResponseInputItem
 from agents.tool_context import ToolContext
+from openai import AsyncStream
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
+from openai.types.responses import ResponseReasoningSummaryTextDeltaEvent, ResponseReasoningTextDeltaEvent
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage, function_calls
+from agent_server.events import (
+    AgentEvent,
+    ChatMessage,
+    Reasoning,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+    function_calls,
+    image_urls,
+)
 from agent_server.llm import openai_client
 from agent_server.protocols.base import text_of
 from agent_server.remote_tools import RemoteTool
 
 logger = logging.getLogger("agent_server")
+# Databricks-served reasoning models send `content` as a list of blocks; pydantic warns about it, once
+# per chunk, wherever the OpenAI client's chunks are dumped (tracing). The content is read correctly.
+warnings.filterwarnings(
+    "ignore", r"Pydantic serializer warnings:\s+PydanticSerializationUnexpectedValue\(Expected `str`[^\n]*'content'"
+)
+ReasoningDelta = (ResponseReasoningSummaryTextDeltaEvent, ResponseReasoningTextDeltaEvent)
 
 
 def chat_model() -> OpenAIChatCompletionsModel:
     """The configured serving endpoint, called with the chat-completions API."""
-    return OpenAIChatCompletionsModel(model=llm_endpoint(), openai_client=openai_client())
+    return ChatCompletionsModel(model=llm_endpoint(), openai_client=openai_client())
+
+
+class ChatCompletionsModel(OpenAIChatCompletionsModel):
+    """The SDK's chat-completions model, with Databricks' list `content` turned into what the SDK reads:
+    the text as `content`, the reasoning as `reasoning_content` (which it streams as reasoning)."""
+
+    async def _fetch_response(self, *args: Any, **kwargs: Any) -> Any:  # the SDK's one call to the API
+        fetched = await super()._fetch_response(*args, **kwargs)
+        if isinstance(fetched, ChatCompletion):
+            for choice in fetched.choices:
+                _split_content(choice.message)
+            return fetched
+        response, stream = fetched
+        return response, _split_stream(stream)
+
+
+async def _split_stream(stream: AsyncStream[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+    try:
+        async for chunk in stream:
+            for choice in chunk.choices:
+                _split_content(choice.delta)
+            yield chunk
+    finally:
+        await stream.close()
+
+
+def _split_content(message: ChatCompletionMessage | ChoiceDelta) -> None:
+    """A list `content` (Databricks: `{"type": "text"}` and `{"type": "reasoning", "summary": [...]}`
+    blocks) as text `content` and `reasoning_content`."""
+    content: object = message.content
+    if not isinstance(content, list):
+        return
+    texts, thoughts = [], []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            texts.append(str(block.get("text") or ""))
+        elif block.get("type") == "reasoning":
+            summary = block.get("summary") or []
+            thought = block.get("text") or block.get("content") or ""
+            thoughts.append(thought or "".join(str(s.get("text") or "") for s in summary if isinstance(s, dict)))
+    message.content = "".join(texts) or None
+    if "".join(thoughts):
+        setattr(message, "reasoning_content", "".join(thoughts))  # noqa: B010 - an extra field of the model
 
 
 def input_items(messages: list[ChatMessage]) -> list[TResponseInputItem]:
@@ -43,7 +113,12 @@ def input_items(messages: list[ChatMessage]) -> list[TResponseInputItem]:
             continue
         calls = function_calls(message)
         text = text_of(message.get("content"))
-        if text or not calls:
+        images = image_urls(message)
+        if images:
+            parts = [{"type": "input_text", "text": text}] if text else []
+            parts += [{"type": "input_image", "image_url": url, "detail": "auto"} for url in images]
+            items.append({"role": message["role"], "content": parts})
+        elif text or not calls:
             items.append({"role": message["role"], "content": text})
         for call in calls:
             function = call["function"]
@@ -66,6 +141,8 @@ async def agent_events(result: RunResultStreaming) -> AsyncIterator[AgentEvent]:
             if event.type == "raw_response_event":
                 if event.data.type == "response.output_text.delta" and event.data.delta:
                     yield TextDelta(event.data.delta)
+                elif isinstance(event.data, ReasoningDelta) and event.data.delta:
+                    yield Reasoning(event.data.delta)
                 elif event.data.type == "response.completed" and event.data.response.usage:
                     usage = event.data.response.usage
                     yield Usage(usage.input_tokens, usage.output_tokens)

@@ -3,8 +3,10 @@
 - `chat_model()`: the endpoint's OpenAI-compatible chat-completions API, through the same client
   (auth, timeouts, fail-fast checks) as every framework here (agent_server.llm).
 - `message_history()`: the conversation (chat messages) as pydantic-ai messages, earlier tool
-  calls and their results included.
-- `agent_events()`: `Agent.run_stream_events` events as TextDelta / ToolCall / ToolResult / Usage.
+  calls and their results, and images, included.
+- `agent_events()`: `Agent.run_stream_events` events as TextDelta / Reasoning / ToolCall /
+  ToolResult / Usage. pydantic-ai reads reasoning from the `reasoning_content` or `reasoning`
+  delta field as thinking parts.
 - `remote_toolset()`: remote tools (such as MCP server tools) as a pydantic-ai toolset for one run.
 - `trace_to_mlflow()`: MLflow's pydantic-ai autolog; spans nest under the server's span.
 """
@@ -20,8 +22,10 @@ import openai
 from pydantic_ai import Agent, Tool
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
 from pydantic_ai.messages import (
+    BinaryContent,
     FunctionToolCallEvent,
     FunctionToolResultEvent,
+    ImageUrl,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -30,6 +34,8 @@ from pydantic_ai.messages import (
     SystemPromptPart,
     TextPart,
     TextPartDelta,
+    ThinkingPart,
+    ThinkingPartDelta,
     ToolCallPart,
     ToolReturnPart,
     UserPromptPart,
@@ -41,7 +47,17 @@ from pydantic_ai.run import AgentRunResultEvent
 from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 
 from agent_server.app_config import llm_endpoint
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage, function_calls
+from agent_server.events import (
+    AgentEvent,
+    ChatMessage,
+    Reasoning,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+    function_calls,
+    image_urls,
+)
 from agent_server.llm import openai_client
 from agent_server.protocols.base import text_of
 from agent_server.remote_tools import RemoteTool
@@ -70,9 +86,17 @@ def message_history(messages: list[ChatMessage]) -> list[ModelMessage]:
             history.append(ModelRequest(parts=[ToolReturnPart(tool_names.get(call_id, ""), text, call_id)]))
         elif message["role"] in ("system", "developer"):
             history.append(ModelRequest(parts=[SystemPromptPart(text)]))
+        elif image_urls(message):
+            images = [_image(url) for url in image_urls(message)]
+            history.append(ModelRequest(parts=[UserPromptPart([text, *images] if text else images)]))
         else:
             history.append(ModelRequest(parts=[UserPromptPart(text)]))
     return history
+
+
+def _image(url: str) -> BinaryContent | ImageUrl:
+    """An image part: a `data:` URL's bytes, or the URL for the model to fetch."""
+    return BinaryContent.from_data_uri(url) if url.startswith("data:") else ImageUrl(url)
 
 
 async def agent_events(
@@ -94,6 +118,11 @@ async def agent_events(
             elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
                 if event.delta.content_delta:
                     yield TextDelta(event.delta.content_delta)
+            elif isinstance(event, PartStartEvent) and isinstance(event.part, ThinkingPart) and event.part.content:
+                yield Reasoning(event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, ThinkingPartDelta):
+                if event.delta.content_delta:
+                    yield Reasoning(event.delta.content_delta)
             elif isinstance(event, FunctionToolCallEvent):
                 call = event.part
                 yield ToolCall(call.tool_call_id, call.tool_name, call.args_as_json_str())

@@ -12,6 +12,10 @@ from mlflow.types.llm import ChatCompletionChunk, ChatCompletionResponse
 from mlflow.types.responses import ResponsesAgentResponse, ResponsesAgentStreamEvent
 
 RESPONSES, CHAT_COMPLETIONS, CHAT_AGENT = "agent/v1/responses", "agent/v1/chat", "agent/v2/chat"
+IMAGE = (  # a 1x1 PNG, as a data: URL
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 
 
 def request_body(task_type: str, *texts: str, stream: bool = False) -> dict[str, Any]:
@@ -86,3 +90,24 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any] | str]:
             yield data if data == "[DONE]" else json.loads(data)
         else:
             assert line == "" or line.startswith(":"), f"not an SSE line: {line!r}"
+
+
+def image_request_body(task_type: str, text: str, image_url: str, stream: bool = False) -> dict[str, Any]:
+    """One user message with text and an image, in the task type's content parts (ChatAgent has none:
+    the same chat-completions parts, which it must refuse)."""
+    if task_type == RESPONSES:
+        content = [{"type": "input_text", "text": text}, {"type": "input_image", "image_url": image_url}]
+        return {"input": [{"role": "user", "content": content}], "stream": stream}
+    parts = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": image_url}}]
+    message = {"role": "user", "content": parts, **({"id": "m0"} if task_type == CHAT_AGENT else {})}
+    return {"messages": [message], "stream": stream}
+
+
+def stream_reasoning(task_type: str, chunks: list[dict[str, Any]]) -> str:
+    """The reasoning accumulated from stream chunks, in each task type's place for it."""
+    if task_type == RESPONSES:
+        return "".join(c["delta"] for c in chunks if c.get("type") == "response.reasoning_summary_text.delta")
+    if task_type == CHAT_COMPLETIONS:
+        deltas = [choice["delta"] for c in chunks for choice in c.get("choices", [])]
+        return "".join(d.get("reasoning_content") or "" for d in deltas)
+    return "".join((c.get("custom_outputs") or {}).get("reasoning") or "" for c in chunks)

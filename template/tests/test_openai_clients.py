@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 from openai import OpenAI
+from openai.types.responses import ResponseReasoningItem
 
 from conftest import RunningApp
+from payloads import IMAGE
 
 QUESTION = "What time is it?"
 ANSWER = re.compile(r"Turn 1: current_time returned (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)\.")
@@ -99,3 +101,66 @@ def test_chat_completions_stream(openai_client: OpenAI) -> None:
     assert not any(delta.tool_calls for delta in deltas), "a tool call the server already ran, offered to the client"
     assert_answer("".join(delta.content or "" for delta in deltas))  # what every chat client shows
     assert [choice.finish_reason for chunk in chunks for choice in chunk.choices if choice.finish_reason] == ["stop"]
+
+
+def test_responses_reasoning_is_typed_by_the_sdk(openai_client: OpenAI) -> None:
+    """Reasoning items and their summary events, as OpenAI's API streams them, parse as the SDK's own types."""
+    events = list(openai_client.responses.create(model="agent", input=f"{QUESTION} standin:reason", stream=True))
+    kinds = [type(event).__name__ for event in events]
+    for expected in (
+        "ResponseReasoningSummaryPartAddedEvent",
+        "ResponseReasoningSummaryTextDeltaEvent",
+        "ResponseReasoningSummaryTextDoneEvent",
+        "ResponseReasoningSummaryPartDoneEvent",
+    ):
+        assert expected in kinds, f"no {expected} in {kinds}"
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    final = events[-1].response
+    reasoning = [item for item in final.output if isinstance(item, ResponseReasoningItem)]
+    assert [item.summary[0].text for item in reasoning] == [
+        "**Planning** turn 1: a tool can tell me, so I call it first.",
+        "**Planning** turn 1: I have what I need to answer.",
+    ]
+    assert_answer(final.output_text)
+    with openai_client.responses.stream(model="agent", input=f"{QUESTION} standin:reason") as stream:
+        for _ in stream:
+            pass
+        assert stream.get_final_response().output[0].type == "reasoning"
+
+
+def test_chat_completions_reasoning_is_a_field_the_sdk_keeps_apart(openai_client: OpenAI) -> None:
+    chunks = list(
+        openai_client.chat.completions.create(
+            model="agent", messages=[{"role": "user", "content": f"{QUESTION} standin:reason"}], stream=True
+        )
+    )
+    deltas = [choice.delta for chunk in chunks for choice in chunk.choices]
+    reasoning = "".join((delta.model_extra or {}).get("reasoning_content", "") for delta in deltas)
+    assert reasoning.startswith("**Planning** turn 1")
+    assert_answer("".join(delta.content or "" for delta in deltas))
+
+
+def test_images_reach_the_model_through_both_apis(openai_client: OpenAI) -> None:
+    response = openai_client.responses.create(
+        model="agent",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": QUESTION},
+                    {"type": "input_image", "image_url": IMAGE, "detail": "auto"},
+                ],
+            }
+        ],
+    )
+    assert response.output_text.endswith(" I saw 1 image.")
+    completion = openai_client.chat.completions.create(
+        model="agent",
+        messages=[
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": QUESTION}, {"type": "image_url", "image_url": {"url": IMAGE}}],
+            }
+        ],
+    )
+    assert (completion.choices[0].message.content or "").endswith(" I saw 1 image.")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from agent_server.events import AgentEvent, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.events import AgentEvent, Reasoning, TextDelta, ToolCall, ToolResult, Usage, image_urls
 from agent_server.protocols import AnyProtocol, chat_agent, chat_completions, responses
-from agent_server.protocols.base import to_json_dict
+from agent_server.protocols.base import text_of, to_json_dict
 
 PROTOCOLS: list[AnyProtocol] = [responses.PROTOCOL, chat_completions.PROTOCOL, chat_agent.PROTOCOL]
 EVENTS: list[AgentEvent] = [
@@ -227,3 +227,114 @@ async def test_chat_completions_chunk_check_agrees_with_mlflow_after_a_valid_chu
         else:
             with pytest.raises((ValueError, TypeError, KeyError, AttributeError)):
                 chat_completions.PROTOCOL.check_chunk(variant)
+
+
+# -- reasoning and images ------------------------------------------------------------------------
+THOUGHTFUL: list[AgentEvent] = [
+    Reasoning("I should "),
+    Reasoning("look it up."),
+    ToolCall("call_1", "current_time", "{}"),
+    ToolResult("call_1", "current_time", "noon"),
+    Reasoning("Now I know."),
+    TextDelta("It is noon."),
+]
+IMAGE = "data:image/png;base64,iVBORw0KGgo="
+
+
+async def thoughtful_chunks(protocol: AnyProtocol) -> list[dict[str, Any]]:
+    async def produce() -> AsyncIterator[AgentEvent]:
+        for event in THOUGHTFUL:
+            yield event
+
+    return [protocol.check_chunk(chunk) async for chunk in protocol.stream_chunks(produce())]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.task_type)
+async def test_reasoning_chunks_are_valid_and_invoke_equals_the_reduced_stream(protocol: AnyProtocol) -> None:
+    async def produce() -> AsyncIterator[AgentEvent]:
+        for event in THOUGHTFUL:
+            yield event
+
+    collected = protocol.check_response(await protocol.collect(produce()))
+    reduced = protocol.check_response(protocol.reduce_chunks(await thoughtful_chunks(protocol)))
+    assert without_generated_ids(typed(protocol, collected)) == without_generated_ids(typed(protocol, reduced))
+
+
+async def test_responses_reasoning_streams_as_summary_deltas_and_items() -> None:
+    chunks = await thoughtful_chunks(responses.PROTOCOL)
+    deltas = [c for c in chunks if c["type"] == "response.reasoning_summary_text.delta"]
+    assert "".join(c["delta"] for c in deltas[:2]) == "I should look it up."
+    assert deltas[0]["item_id"] == deltas[1]["item_id"] != deltas[2]["item_id"]
+    output = responses.PROTOCOL.reduce_chunks(chunks)["output"]
+    assert [item["type"] for item in output] == [
+        "reasoning",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "message",
+    ]
+    assert output[0] == {
+        "type": "reasoning",
+        "id": deltas[0]["item_id"],
+        "summary": [{"type": "summary_text", "text": "I should look it up."}],
+    }
+    assert output[4]["content"][0]["text"] == "It is noon."
+
+
+async def test_chat_completions_reasoning_is_a_field_chat_clients_ignore() -> None:
+    chunks = await thoughtful_chunks(chat_completions.PROTOCOL)
+    deltas = [choice["delta"] for chunk in chunks for choice in chunk["choices"]]
+    assert deltas[:2] == [{"role": "assistant", "content": ""}, {"reasoning_content": "I should "}]
+    assert "".join(d.get("reasoning_content", "") for d in deltas) == "I should look it up.Now I know."
+    assert "".join(d.get("content") or "" for d in deltas) == "It is noon."  # what a chat client shows
+    response = chat_completions.PROTOCOL.reduce_chunks(chunks)
+    assert response["choices"][0]["message"]["content"] == "It is noon."
+    assert response["custom_outputs"]["reasoning"] == "I should look it up.Now I know."
+
+
+async def test_chat_agent_reasoning_in_custom_outputs_without_empty_messages() -> None:
+    chunks = await thoughtful_chunks(chat_agent.PROTOCOL)
+    thoughts = [c["custom_outputs"]["reasoning"] for c in chunks if "reasoning" in (c.get("custom_outputs") or {})]
+    assert thoughts == ["I should ", "look it up.", "Now I know."]
+    response = chat_agent.PROTOCOL.reduce_chunks(chunks)
+    assert [(m["role"], m["content"]) for m in response["messages"]] == [
+        ("assistant", ""),  # the tool call
+        ("tool", "noon"),
+        ("assistant", "It is noon."),
+    ]
+    assert response["messages"][0]["tool_calls"][0]["id"] == "call_1"
+    assert response["custom_outputs"] == {"reasoning": "I should look it up.Now I know."}
+
+
+def test_responses_images_reach_the_agent_as_image_parts() -> None:
+    content = [{"type": "input_text", "text": "what is this?"}, {"type": "input_image", "image_url": IMAGE}]
+    request = responses.parse_request({"input": [{"role": "user", "content": content}]})
+    [message] = responses.to_chat_messages(request)
+    assert message == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": IMAGE, "detail": "auto"}},
+        ],
+    }
+    assert image_urls(message) == [IMAGE]
+
+
+def test_responses_refuses_images_without_a_url() -> None:
+    content = [{"type": "input_image", "file_id": "file-1"}]
+    with pytest.raises(ValueError, match=r"input\[0\]: an input_image needs an image_url"):
+        responses.parse_request({"input": [{"role": "user", "content": content}]})
+
+
+def test_chat_completions_images_reach_the_agent_as_image_parts() -> None:
+    content = [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": IMAGE}}]
+    request = chat_completions.parse_request({"messages": [{"role": "user", "content": content}]})
+    [message] = chat_completions.to_chat_messages(request)
+    assert image_urls(message) == [IMAGE]
+    assert text_of(message["content"]) == "what is this?"
+
+
+def test_chat_agent_refuses_images_and_says_which_task_types_take_them() -> None:
+    content = [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": IMAGE}}]
+    with pytest.raises(ValueError, match=r"messages\[0\]\.content must be a string.*images cannot be sent"):
+        chat_agent.parse_request({"messages": [{"role": "user", "content": content, "id": "1"}]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from pathlib import Path
@@ -11,15 +12,20 @@ import httpx
 import mlflow
 import pytest
 
+import tools
 from agent import TASK_TYPE
 from agent_server.standin import StandInWorkspace, free_port
 from conftest import RunningApp, start_app
 from payloads import (
+    CHAT_AGENT,
+    IMAGE,
     answer_text,
     check_chunk,
     check_response,
+    image_request_body,
     request_body,
     sse_events,
+    stream_reasoning,
     stream_text,
     stream_trace_id,
     tool_outputs,
@@ -64,6 +70,31 @@ def test_health_and_info(client: httpx.Client, app: RunningApp) -> None:
     info = client.get("/agent/info").json()
     assert info["task_type"] == TASK_TYPE
     assert info["stream"] is True
+    description = (inspect.getdoc(tools.current_time) or "").split("\n\n")[0]
+    assert {"name": "current_time", "description": description, "server": None} in info["tools"]
+    assert info["suggested_prompts"] and all(isinstance(p, str) and p for p in info["suggested_prompts"])
+
+
+def test_reasoning_streams_in_the_task_types_place_for_it(client: httpx.Client) -> None:
+    events = stream(client, "Think first standin:reason")
+    chunks = [event for event in events[:-1] if isinstance(event, dict)]
+    for chunk in chunks:
+        check_chunk(TASK_TYPE, chunk)
+    reasoning = stream_reasoning(TASK_TYPE, chunks)
+    assert reasoning.startswith("**Planning** turn 1: a tool can tell me") and "I have what I need" in reasoning
+    text = stream_text(TASK_TYPE, chunks)
+    assert TOOL_ANSWER.match(text) and "Planning" not in text, f"reasoning leaked into the answer: {text!r}"
+
+
+def test_an_image_reaches_the_model_or_is_refused_with_a_reason(client: httpx.Client) -> None:
+    body = image_request_body(TASK_TYPE, "What is this?", IMAGE)
+    response = client.post("/invocations", json=body)
+    if TASK_TYPE == CHAT_AGENT:
+        assert response.status_code == 400, response.text
+        assert "images cannot be sent" in response.json()["error"]["message"]
+        return
+    assert response.status_code == 200, response.text
+    assert answer_text(TASK_TYPE, response.json()).endswith("I saw 1 image.")
 
 
 def test_invoke_answers_with_the_tool_output(client: httpx.Client) -> None:

@@ -6,7 +6,7 @@ agent.py and tools.py at the project root.
 
 # First: MLflow reads some of its settings when it is imported (see mlflow_env).
 from agent_server import mlflow_env  # noqa: F401  # isort: skip
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.events import AgentEvent, ChatMessage, Reasoning, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.mlflow_config import setup_mlflow
 from agent_server.request_context import get_conversation_id, get_request_headers, get_user, get_user_token
 from agent_server.server import Agent, AgentServer, create_server, invoke, stream
@@ -16,6 +16,7 @@ __all__ = [
     "AgentEvent",
     "AgentServer",
     "ChatMessage",
+    "Reasoning",
     "TextDelta",
     "ToolCall",
     "ToolResult",

@@ -3,18 +3,34 @@
 Agents produce a stream of these events; `agent_server.protocols` turns the stream into each wire
 format (the task type's invoke response or stream chunks, the OpenAI Responses and Chat Completions
 APIs), so framework code never builds wire payloads. Conversations come in as OpenAI
-chat-completions messages (`ChatMessage`).
+chat-completions messages (`ChatMessage`); a user message may carry images as `image_url`
+content parts (`image_urls()`), for the task types whose format has them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from openai.types.chat import ChatCompletionMessageFunctionToolCallParam, ChatCompletionMessageParam
 
 ChatMessage: TypeAlias = ChatCompletionMessageParam
 """An OpenAI chat-completions message: system, developer, user, assistant (maybe with `tool_calls`) or tool."""
+
+
+def image_urls(message: Mapping[str, Any]) -> list[str]:
+    """The images of a message: the URL (`https:` or `data:`) of each `image_url` content part."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return []
+    urls: list[str] = []
+    for part in content:
+        image = part.get("image_url") if isinstance(part, dict) and part.get("type") == "image_url" else None
+        url = image.get("url") if isinstance(image, dict) else None
+        if isinstance(url, str) and url:
+            urls.append(url)
+    return urls
 
 
 def function_calls(message: ChatMessage) -> list[ChatCompletionMessageFunctionToolCallParam]:
@@ -27,6 +43,16 @@ def function_calls(message: ChatMessage) -> list[ChatCompletionMessageFunctionTo
 @dataclass(frozen=True)
 class TextDelta:
     """A piece of the assistant's answer. Consecutive deltas form one message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """A piece of the model's reasoning (its thinking, or a summary of it), shown apart from the answer.
+
+    Consecutive pieces form one block; clients show it collapsed above the text that follows.
+    """
 
     text: str
 
@@ -57,4 +83,4 @@ class Usage:
     output_tokens: int
 
 
-AgentEvent: TypeAlias = TextDelta | ToolCall | ToolResult | Usage
+AgentEvent: TypeAlias = TextDelta | Reasoning | ToolCall | ToolResult | Usage

@@ -3,7 +3,8 @@
 `/invocations` streams MLflow's Responses events (text deltas and finished items). The OpenAI
 SDK's `responses.create(stream=True)` and `responses.stream()` helper also need
 `response.created`, `output_item.added`, `content_part.*` and `response.completed` with output
-and content indexes. This module wraps one stream into the other.
+and content indexes; reasoning comes as `reasoning_summary_part.*` and `reasoning_summary_text.*`
+around its deltas. This module wraps one stream into the other.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class OpenAIResponsesStream:
         self.model = model
         self.created_at = created_at or int(time.time())
         self.output: list[dict[str, Any]] = []
-        self._open_text: dict[str, int] = {}  # message item id -> output index
+        self._open_text: dict[str, int] = {}  # message (or reasoning) item id -> output index
         self._texts: dict[str, list[str]] = {}
         self._sequence = 0
 
@@ -63,6 +64,8 @@ class OpenAIResponsesStream:
         kind = chunk.get("type")
         if kind == "response.output_text.delta":
             return self._text_delta(chunk["item_id"], chunk.get("delta", ""))
+        if kind == "response.reasoning_summary_text.delta":
+            return self._reasoning_delta(chunk["item_id"], chunk.get("delta", ""))
         if kind == "response.output_item.done":
             return self._item_done(chunk["item"])
         return [self._event(kind or "response.unknown", **{k: v for k, v in chunk.items() if k != "type"})]
@@ -95,11 +98,49 @@ class OpenAIResponsesStream:
         )
         return events
 
+    def _reasoning_delta(self, item_id: str, delta: str) -> list[dict[str, Any]]:
+        events = []
+        if item_id not in self._open_text:
+            index = len(self.output)
+            item = {"type": "reasoning", "id": item_id, "summary": [], "status": "in_progress"}
+            self.output.append(item)
+            self._open_text[item_id] = index
+            self._texts[item_id] = []
+            events.append(self._event("response.output_item.added", output_index=index, item=item))
+            part = {"type": "summary_text", "text": ""}
+            events.append(
+                self._event(
+                    "response.reasoning_summary_part.added",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=0,
+                    part=part,
+                )
+            )
+        self._texts[item_id].append(delta)
+        events.append(
+            self._event(
+                "response.reasoning_summary_text.delta",
+                item_id=item_id,
+                output_index=self._open_text[item_id],
+                summary_index=0,
+                delta=delta,
+            )
+        )
+        return events
+
     def _item_done(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         item = {"status": "completed", **item} if item.get("type") != "function_call_output" else item
         item_id = item.get("id", "")
         events = []
-        if item_id in self._open_text:
+        if item_id in self._open_text and item.get("type") == "reasoning":
+            index = self._open_text.pop(item_id)
+            text = "".join(self._texts.pop(item_id))
+            fields: dict[str, Any] = {"item_id": item_id, "output_index": index, "summary_index": 0}
+            events.append(self._event("response.reasoning_summary_text.done", **fields, text=text))
+            part: dict[str, Any] = {"type": "summary_text", "text": text}
+            events.append(self._event("response.reasoning_summary_part.done", **fields, part=part))
+        elif item_id in self._open_text:
             index = self._open_text.pop(item_id)
             text = "".join(self._texts.pop(item_id))
             part = {"type": "output_text", "text": text, "annotations": []}

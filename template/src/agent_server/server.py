@@ -13,7 +13,7 @@ import importlib
 import inspect
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
@@ -24,6 +24,7 @@ from agent_server.errors import AgentOutputError, BadRequest, summary
 from agent_server.events import AgentEvent, ChatMessage
 from agent_server.protocols import AnyProtocol, protocol_for
 from agent_server.protocols.base import JsonDict
+from agent_server.tool_catalog import RemoteToolLister
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Agent = Callable[[list[ChatMessage]], AsyncIterator[AgentEvent]]
@@ -53,21 +54,37 @@ def _unclaimed_decorator(kind: str) -> Callable[[Handler], Handler]:
 
 
 def create_server(
-    task_type: str = "agent/v1/responses", *, agent: Agent | None = None, name: str = app_config.APP_NAME
+    task_type: str = "agent/v1/responses",
+    *,
+    agent: Agent | None = None,
+    name: str = app_config.APP_NAME,
+    tools: Sequence[Callable[..., Any]] = (),
+    remote_tools: RemoteToolLister | None = None,
 ) -> AgentServer:
     """A server for `task_type` ("agent/v1/responses", "agent/v1/chat" or "agent/v2/chat").
 
     With `agent`, every route works whatever the task type; without it, only the routes that
-    speak `task_type` (through the @invoke/@stream handlers).
+    speak `task_type` (through the @invoke/@stream handlers). `tools` (plain functions) and
+    `remote_tools` (a coroutine listing MCP tools) describe the agent's tools in `GET /agent/info`.
     """
-    return AgentServer(task_type, agent=agent, name=name)
+    return AgentServer(task_type, agent=agent, name=name, tools=tools, remote_tools=remote_tools)
 
 
 class AgentServer:
-    def __init__(self, task_type: str, *, agent: Agent | None = None, name: str = app_config.APP_NAME) -> None:
+    def __init__(
+        self,
+        task_type: str,
+        *,
+        agent: Agent | None = None,
+        name: str = app_config.APP_NAME,
+        tools: Sequence[Callable[..., Any]] = (),
+        remote_tools: RemoteToolLister | None = None,
+    ) -> None:
         self.protocol = protocol_for(task_type)
         self.name = name
         self.agent = agent
+        self.tools = list(tools)
+        self.remote_tools = remote_tools
         self.invoke_handler: Callable[..., Any] | None = _unclaimed.pop("invoke", None)
         self.stream_handler: Callable[..., Any] | None = _unclaimed.pop("stream", None)
         self.app: FastAPI = self._build_app()

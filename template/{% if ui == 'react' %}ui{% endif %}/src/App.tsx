@@ -1,15 +1,21 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { getAgentInfo, type AgentInfo } from "./api/client";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { getAgentInfo, type AgentInfo, type ToolInfo } from "./api/client";
+import { useChat } from "./chat/useChat";
 import { Composer } from "./components/Composer";
+import { EmptyState } from "./components/EmptyState";
+import { Header } from "./components/Header";
 import { MessageList } from "./components/MessageList";
 import { protocolFor, type Protocol } from "./protocols";
-import { useChat } from "./useChat";
+import { markdownRenderer } from "./renderer";
 
 type Agent = { info: AgentInfo; protocol: Protocol } | { error: string } | undefined;
 
+const NO_IMAGES_YET: Protocol["images"] = { supported: false, reason: "The agent is not connected yet." };
+
 export function App() {
   const [agent, setAgent] = useState<Agent>();
-  const chat = useChat(agent && "protocol" in agent ? agent.protocol : undefined);
+  const ready = agent && "protocol" in agent ? agent : undefined;
+  const chat = useChat(ready?.protocol);
   const input = useRef<HTMLTextAreaElement>(null);
 
   // The task type decides how the UI talks to the agent.
@@ -20,11 +26,17 @@ export function App() {
       .catch((error: unknown) => setAgent({ error: error instanceof Error ? error.message : String(error) }));
   }, []);
   useEffect(load, [load]);
+  useEffect(() => void markdownRenderer.load(), []); // ready before the first answer, after the first paint
 
   // Give the message box focus once it can be used.
   useEffect(() => {
-    if (agent && "info" in agent) input.current?.focus();
-  }, [agent]);
+    if (ready) input.current?.focus();
+  }, [ready]);
+
+  const tools = useMemo(
+    () => new Map<string, ToolInfo>((ready?.info.tools ?? []).map((tool) => [tool.name, tool])),
+    [ready],
+  );
 
   const newChat = () => {
     chat.reset();
@@ -33,12 +45,7 @@ export function App() {
 
   return (
     <div className="app">
-      <header className="header">
-        <h1>{document.title}</h1>
-        <button type="button" className="text-button" onClick={newChat} disabled={chat.turns.length === 0}>
-          New chat
-        </button>
-      </header>
+      <Header title={ready?.info.name ?? document.title} canStartOver={chat.turns.length > 0} onNewChat={newChat} />
       <main className="main">
         {agent && "error" in agent ? (
           <div className="column notice error" role="alert">
@@ -50,20 +57,26 @@ export function App() {
             </button>
           </div>
         ) : chat.turns.length === 0 ? (
-          <div className="column notice empty">
-            <p>{agent ? `Ask ${agent.info.name} something.` : "Connecting to the agent…"}</p>
-          </div>
+          ready ? (
+            <EmptyState info={ready.info} onPick={(prompt) => chat.ask(prompt)} />
+          ) : (
+            <p className="column notice muted" role="status">
+              Connecting to the agent…
+            </p>
+          )
         ) : (
-          <MessageList turns={chat.turns} streaming={chat.streaming} onRetry={chat.retry} onRate={chat.rate} />
+          <MessageList chat={chat} tools={tools} />
         )}
       </main>
       <Composer
         ref={input}
-        disabled={!agent || "error" in agent}
+        disabled={!ready}
         streaming={chat.streaming}
-        onSend={chat.send}
+        images={ready?.protocol.images ?? NO_IMAGES_YET}
+        onSend={chat.ask}
         onStop={chat.stop}
       />
+      <div id="announcer" className="visually-hidden" aria-live="polite" />
     </div>
   );
 }

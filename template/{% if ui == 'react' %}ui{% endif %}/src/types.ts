@@ -6,6 +6,13 @@ export interface TextPart {
   text: string;
 }
 
+/** The model's reasoning (or a summary of it), shown collapsed above the text it led to. */
+export interface ReasoningPart {
+  kind: "reasoning";
+  id: string;
+  text: string;
+}
+
 export interface ToolPart {
   kind: "tool";
   callId: string;
@@ -14,15 +21,34 @@ export interface ToolPart {
   output?: string;
 }
 
-export type Part = TextPart | ToolPart;
+export type Part = TextPart | ReasoningPart | ToolPart;
+
+/** An image attached to a question, as the data: URL that is sent. */
+export interface ImageAttachment {
+  id: string;
+  name: string;
+  dataUrl: string;
+  /** Size of the data: URL as sent, in bytes. */
+  bytes: number;
+}
 
 export interface UserTurn {
   role: "user";
   id: string;
   text: string;
+  images: ImageAttachment[];
 }
 
 export type AnswerStatus = "streaming" | "done" | "stopped" | "error";
+
+export interface Feedback {
+  rating: "up" | "down";
+  comment?: string;
+  /** The assessment the server recorded: a later comment or rating updates it. */
+  assessmentId?: string;
+  saving: boolean;
+  error?: string;
+}
 
 export interface AssistantTurn {
   role: "assistant";
@@ -31,13 +57,12 @@ export interface AssistantTurn {
   status: AnswerStatus;
   error?: string;
   traceId?: string;
-  feedback?: "up" | "down";
-  feedbackError?: string;
+  feedback?: Feedback;
 }
 
 export type Turn = UserTurn | AssistantTurn;
 
-/** Text of an answer, as resent in the history of the next request. */
+/** Text of an answer: what Copy copies and what the next request resends. */
 export function answerText(turn: AssistantTurn): string {
   return turn.parts
     .flatMap((part) => (part.kind === "text" ? [part.text] : []))

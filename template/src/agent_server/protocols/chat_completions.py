@@ -7,6 +7,11 @@ whose delta is empty (`{"tool_call": {...}}` then `{"tool_result": {...}}`), and
 response as `custom_outputs.tool_calls` (each call with its output). The trace id, when asked
 for, comes the same way (`{"trace_id": ...}`) on a last chunk with no choices: a bare
 `{"trace_id"}` frame would break chat-completion parsers.
+
+The model's reasoning streams as `delta.reasoning_content` (the field DeepSeek, vLLM and others send,
+which reasoning-aware clients show and the others ignore); the invoke response carries it whole as
+`custom_outputs.reasoning` (MLflow's message type has no field for it). User messages may carry
+images as `image_url` content parts.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any, TypeVar, cast
 from mlflow.types.llm import ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse
 
 from agent_server import app_config
-from agent_server.events import AgentEvent, ChatMessage, TextDelta, ToolCall, ToolResult, Usage
+from agent_server.events import AgentEvent, ChatMessage, Reasoning, TextDelta, ToolCall, ToolResult, Usage
 from agent_server.protocols.base import JsonDict, Protocol, check_roles, new_id, now, to_json_dict
 
 _ROLES = {"system", "developer", "user", "assistant", "tool"}
@@ -70,6 +75,9 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
                 text = SEGMENT_SEPARATOR + event.text if wrote_text and not in_text else event.text
                 in_text = wrote_text = True
                 yield chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}])
+            elif isinstance(event, Reasoning):
+                if event.text:
+                    yield chunk([{"index": 0, "delta": {"reasoning_content": event.text}, "finish_reason": None}])
             elif isinstance(event, ToolCall):
                 in_text = False
                 call = {"id": event.call_id, "name": event.name, "arguments": event.arguments}
@@ -92,6 +100,7 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
 
     def reduce_chunks(self, chunks: Sequence[JsonDict]) -> JsonDict:
         text: list[str] = []
+        reasoning: list[str] = []
         calls: dict[str, JsonDict] = {}
         finish_reason = "stop"
         usage: JsonDict | None = None
@@ -100,6 +109,7 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
                 delta = choice.get("delta") or {}
                 finish_reason = choice.get("finish_reason") or finish_reason
                 text.append(delta.get("content") or "")
+                reasoning.append(delta.get("reasoning_content") or "")
             activity = chunk.get("custom_outputs") or {}
             if "tool_call" in activity:
                 call = activity["tool_call"]
@@ -121,8 +131,13 @@ class ChatCompletionsProtocol(Protocol[ChatCompletionRequest, ChatCompletionResp
         }
         if usage:
             response["usage"] = usage
+        custom_outputs: JsonDict = {}
         if calls:
-            response["custom_outputs"] = {"tool_calls": list(calls.values())}
+            custom_outputs["tool_calls"] = list(calls.values())
+        if "".join(reasoning):
+            custom_outputs["reasoning"] = "".join(reasoning)
+        if custom_outputs:
+            response["custom_outputs"] = custom_outputs
         return response
 
     def response_from_dict(self, payload: JsonDict) -> ChatCompletionResponse:

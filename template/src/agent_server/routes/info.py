@@ -1,4 +1,9 @@
-"""`GET /health` and `GET /agent/info`, with the fields of MLflow's AgentServer and ours beside them."""
+"""`GET /health` and `GET /agent/info`, with the fields of MLflow's AgentServer and ours beside them.
+
+Ours: the task type, the description and suggested prompts (app_config; the chat page's empty
+state), whether it streams, the model endpoint, and the agent's tools (`{name, description,
+server}`: the chat page labels tool steps with them; `server` is an MCP tool's server).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import mlflow
 from fastapi import FastAPI
 
 from agent_server import app_config, tracing
+from agent_server.tool_catalog import list_tools
 
 if TYPE_CHECKING:
     from agent_server.server import AgentServer
@@ -32,7 +38,9 @@ def add_routes(app: FastAPI, server: AgentServer) -> None:
             # ours
             "task_type": task_type,
             "description": app_config.DESCRIPTION,
+            "suggested_prompts": list(app_config.SUGGESTED_PROMPTS),
             "stream": server.can_stream(server.protocol),
             "endpoint": app_config.llm_endpoint(),
             "traces": tracing.status(),  # of the worker process that answered
+            "tools": await list_tools(server.tools, server.remote_tools),
         }

@@ -1,9 +1,26 @@
 // Calls to the agent server. Same origin: `npm run dev` proxies these paths (vite.config.ts).
 import { readSse } from "./sse";
 
+export interface ToolInfo {
+  name: string;
+  description: string;
+  /** The MCP server a remote tool runs on, e.g. "functions/system/ai". */
+  server: string | null;
+}
+
+/** `GET /agent/info`: what the agent is (fields the page does not need are left out). */
 export interface AgentInfo {
   name: string;
   task_type: string;
+  description?: string;
+  suggested_prompts?: string[];
+  tools?: ToolInfo[];
+}
+
+/** `GET /api/me`: the signed-in user as Databricks Apps forwards it (nulls when run locally). */
+export interface User {
+  email: string | null;
+  name: string | null;
 }
 
 /** An error to show in the conversation. */
@@ -20,12 +37,19 @@ export async function getAgentInfo(signal?: AbortSignal): Promise<AgentInfo> {
   return (await response.json()) as AgentInfo;
 }
 
-/** Posts a streaming request and yields its frames until `[DONE]`; throws AgentError on failure. */
+export async function getUser(): Promise<User> {
+  const response = await fetch("/api/me");
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as User;
+}
+
+/** Posts a streaming request to `path` and yields its frames until `[DONE]`; throws AgentError on failure. */
 export async function* streamInvocation(
   body: Record<string, unknown>,
   signal: AbortSignal,
+  path = "/invocations",
 ): AsyncGenerator<StreamEvent> {
-  const response = await fetch("/invocations", {
+  const response = await fetch(path, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -53,13 +77,27 @@ export async function* streamInvocation(
   throw new AgentError("The connection closed before the answer was complete.");
 }
 
-export async function sendFeedback(traceId: string, rating: "up" | "down", comment?: string): Promise<void> {
+export interface FeedbackSent {
+  rating: "up" | "down";
+  comment?: string;
+  /** The assessment an earlier call recorded, to update rather than add another. */
+  assessmentId?: string;
+}
+
+/** Records the feedback on the answer's trace; the id of the assessment it recorded or updated. */
+export async function sendFeedback(traceId: string, feedback: FeedbackSent): Promise<string> {
   const response = await fetch("/api/feedback", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ trace_id: traceId, rating, comment: comment ?? null }),
+    body: JSON.stringify({
+      trace_id: traceId,
+      rating: feedback.rating,
+      comment: feedback.comment ?? null,
+      assessment_id: feedback.assessmentId ?? null,
+    }),
   });
   if (!response.ok) throw await errorOf(response);
+  return ((await response.json()) as { assessment_id: string }).assessment_id;
 }
 
 /** The message of an error frame: `{"error": {"message": ...}}` or a Responses `{"type": "error"}` event. */
@@ -84,6 +122,9 @@ export function traceIdOf(frame: unknown): string | undefined {
 }
 
 async function errorOf(response: Response): Promise<AgentError> {
+  if (response.status === 413) {
+    return new AgentError("The question is too large for the server: send fewer or smaller images, or start a new chat.");
+  }
   const text = await response.text().catch(() => "");
   let message: string | undefined;
   try {

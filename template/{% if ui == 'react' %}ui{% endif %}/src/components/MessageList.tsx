@@ -1,17 +1,17 @@
 import { useEffect, useRef } from "react";
-import type { Turn } from "../types";
-import { Message } from "./Message";
+import type { ToolInfo } from "../api/client";
+import type { Chat } from "../chat/useChat";
+import { Answer, Question } from "./Message";
 
 interface Props {
-  turns: Turn[];
-  streaming: boolean;
-  onRetry(): void;
-  onRate(turnId: string, rating: "up" | "down"): void;
+  chat: Chat;
+  tools: Map<string, ToolInfo>;
 }
 
-export function MessageList({ turns, streaming, onRetry, onRate }: Props) {
+export function MessageList({ chat, tools }: Props) {
   const list = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
+  const { turns, streaming } = chat;
 
   // Follow the stream unless the user scrolled up to read.
   useEffect(() => {
@@ -27,15 +27,22 @@ export function MessageList({ turns, streaming, onRetry, onRate }: Props) {
   return (
     <div ref={list} className="messages" onScroll={onScroll}>
       <div className="column" role="log" aria-live="polite" aria-busy={streaming} aria-label="Conversation">
-        {turns.map((turn, i) => (
-          <Message
-            key={turn.id}
-            turn={turn}
-            isLast={i === turns.length - 1}
-            onRetry={onRetry}
-            onRate={(rating) => onRate(turn.id, rating)}
-          />
-        ))}
+        {turns.map((turn, i) =>
+          turn.role === "user" ? (
+            <Question key={turn.id} turn={turn} canEdit={!streaming} onEdit={(text) => chat.edit(turn.id, text)} />
+          ) : (
+            <Answer
+              key={turn.id}
+              turn={turn}
+              isLast={i === turns.length - 1}
+              canRegenerate={!streaming}
+              tools={tools}
+              onRegenerate={chat.regenerate}
+              onRate={(rating) => chat.rate(turn.id, rating)}
+              onComment={(comment) => chat.comment(turn.id, comment)}
+            />
+          ),
+        )}
       </div>
     </div>
   );

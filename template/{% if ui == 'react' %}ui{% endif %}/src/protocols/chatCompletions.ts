@@ -1,12 +1,15 @@
 // Task type agent/v1/chat: OpenAI ChatCompletions-style chunks. Tools the server ran arrive in
 // `custom_outputs` ({"tool_call"} then {"tool_result"}); `delta.tool_calls` are read too, for agents
-// that stream OpenAI-style tool-call deltas.
-import type { Turn } from "../types";
-import { isObject, list, PartList, plainMessages, str, type Protocol, type StreamParser } from "./protocol";
+// that stream OpenAI-style tool-call deltas. Reasoning streams as `delta.reasoning_content`; images go
+// as `image_url` content parts.
+import type { ImageAttachment, Turn } from "../types";
+import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const chatCompletions: Protocol = {
+  images: { supported: true },
+
   buildRequest(history: Turn[]) {
-    return { messages: plainMessages(history), stream: true };
+    return { messages: messages(history, userContent).map(({ role, content }) => ({ role, content })), stream: true };
   },
 
   createParser(): StreamParser {
@@ -36,6 +39,8 @@ export const chatCompletions: Protocol = {
             out.setToolOutput(content ?? "", str(delta.tool_call_id), str(delta.name));
             continue;
           }
+          const reasoning = str(delta.reasoning_content);
+          if (reasoning) out.appendReasoning(out.last("reasoning") ?? out.newId("reasoning"), reasoning);
           for (const call of list(delta.tool_calls)) {
             if (!isObject(call)) continue;
             const fn = isObject(call.function) ? call.function : {};
@@ -44,9 +49,18 @@ export const chatCompletions: Protocol = {
             callIds.set(index, callId);
             out.addToolCall(callId, str(fn.name) ?? "", str(fn.arguments) ?? "");
           }
-          if (content) out.appendText(out.lastText() ?? out.newId("text"), content);
+          if (content) out.appendText(out.last("text") ?? out.newId("text"), content);
         }
       },
     };
   },
 };
+
+/** A user message's content: plain text, or text and image parts. */
+function userContent(text: string, images: ImageAttachment[]) {
+  if (!images.length) return text;
+  return [
+    ...(text ? [{ type: "text", text }] : []),
+    ...images.map((image) => ({ type: "image_url", image_url: { url: image.dataUrl } })),
+  ];
+}

@@ -1,4 +1,4 @@
-import { answerText, type Part, type Turn } from "../types";
+import { answerText, type AssistantTurn, type ImageAttachment, type Part, type Turn, type UserTurn } from "../types";
 
 /** How the UI speaks one task type: the request it sends and the stream it reads. */
 export interface Protocol {
@@ -6,6 +6,8 @@ export interface Protocol {
   buildRequest(history: Turn[]): Record<string, unknown>;
   /** A parser for one streamed answer. */
   createParser(): StreamParser;
+  /** Whether its messages carry images; when not, why (shown to the user). */
+  images: { supported: true } | { supported: false; reason: string };
 }
 
 export interface StreamParser {
@@ -17,17 +19,28 @@ export interface StreamParser {
 
 // --- helpers shared by the protocols -----------------------------------------------------
 
-/** The conversation as text messages with the turns' ids (earlier tool calls are not resent). */
-export function textMessages(history: Turn[]): { role: Turn["role"]; content: string; id: string }[] {
-  return history.flatMap((turn) => {
-    const content = turn.role === "user" ? turn.text : answerText(turn);
-    return content ? [{ role: turn.role, content, id: turn.id }] : [];
-  });
+/** The turns worth resending: failed answers are shown, not sent back. */
+export function sentTurns(history: Turn[]): (UserTurn | AssistantTurn)[] {
+  return history.filter((turn) => turn.role === "user" || turn.status !== "error");
 }
 
-/** The same without ids, for the task types whose messages carry none. */
-export function plainMessages(history: Turn[]): { role: Turn["role"]; content: string }[] {
-  return textMessages(history).map(({ role, content }) => ({ role, content }));
+export interface Message<Content> {
+  role: Turn["role"];
+  content: Content | string;
+  id: string;
+}
+
+/** The conversation as messages, each user turn's content built by `userContent`
+ * (earlier tool calls and reasoning are not resent: the answer text carries what they found). */
+export function messages<Content>(
+  history: Turn[],
+  userContent: (text: string, images: ImageAttachment[]) => Content,
+): Message<Content>[] {
+  return sentTurns(history).flatMap((turn): Message<Content>[] => {
+    if (turn.role === "user") return [{ role: turn.role, content: userContent(turn.text, turn.images), id: turn.id }];
+    const content = answerText(turn);
+    return content ? [{ role: turn.role, content, id: turn.id }] : [];
+  });
 }
 
 export type Json = Record<string, unknown>;
@@ -56,18 +69,28 @@ export class PartList {
 
   /** Appends `delta` to the text part `id` (created at the end if missing). */
   appendText(id: string, delta: string): void {
-    this.upsertText(id, (text) => text + delta);
+    this.upsert("text", id, (text) => text + delta);
   }
 
   /** Sets the full text of part `id` (a final message repeats the streamed deltas). */
   setText(id: string, text: string): void {
-    this.upsertText(id, () => text);
+    this.upsert("text", id, () => text);
   }
 
-  /** The last part if it is text: where unnamed deltas go. */
-  lastText(): string | undefined {
-    const last = this.parts[this.parts.length - 1];
-    return last?.kind === "text" ? last.id : undefined;
+  /** Appends `delta` to the reasoning part `id` (created at the end if missing). */
+  appendReasoning(id: string, delta: string): void {
+    this.upsert("reasoning", id, (text) => text + delta);
+  }
+
+  /** Sets the full text of reasoning part `id` (a finished reasoning item repeats its deltas). */
+  setReasoning(id: string, text: string): void {
+    this.upsert("reasoning", id, () => text);
+  }
+
+  /** The id of the last part if it is of `kind`: where deltas without an id go. */
+  last(kind: "text" | "reasoning"): string | undefined {
+    const part = this.parts[this.parts.length - 1];
+    return part?.kind === kind ? part.id : undefined;
   }
 
   /** Adds a tool call, or completes the one with the same id. */
@@ -75,11 +98,7 @@ export class PartList {
     const index = this.findTool(callId);
     const current = this.parts[index];
     if (current?.kind === "tool") {
-      this.replace(index, {
-        ...current,
-        name: current.name || name,
-        arguments: current.arguments + args,
-      });
+      this.replace(index, { ...current, name: current.name || name, arguments: current.arguments + args });
     } else {
       this.parts = [...this.parts, { kind: "tool", callId, name, arguments: args }];
     }
@@ -89,9 +108,7 @@ export class PartList {
   setToolOutput(output: string, callId?: string, name?: string): void {
     let index = callId ? this.findTool(callId) : -1;
     if (index < 0) {
-      index = this.parts.findLastIndex(
-        (p) => p.kind === "tool" && p.output === undefined && (!name || p.name === name),
-      );
+      index = this.parts.findLastIndex((p) => p.kind === "tool" && p.output === undefined && (!name || p.name === name));
     }
     const current = this.parts[index];
     if (current?.kind === "tool") {
@@ -102,14 +119,14 @@ export class PartList {
     }
   }
 
-  private upsertText(id: string, update: (text: string) => string): void {
-    const index = this.parts.findIndex((p) => p.kind === "text" && p.id === id);
+  private upsert(kind: "text" | "reasoning", id: string, update: (text: string) => string): void {
+    const index = this.parts.findIndex((p) => p.kind === kind && p.id === id);
     const current = this.parts[index];
-    if (current?.kind === "text") {
+    if (current && current.kind === kind) {
       const text = update(current.text);
       if (text !== current.text) this.replace(index, { ...current, text });
     } else {
-      this.parts = [...this.parts, { kind: "text", id, text: update("") }];
+      this.parts = [...this.parts, { kind, id, text: update("") }];
     }
   }
 

@@ -1,11 +1,15 @@
 // Task type agent/v1/responses: OpenAI Responses-style events
-// (https://mlflow.org/docs/latest/genai/serving/responses-agent).
-import type { Turn } from "../types";
-import { isObject, list, PartList, plainMessages, str, type Protocol, type StreamParser } from "./protocol";
+// (https://mlflow.org/docs/latest/genai/serving/responses-agent). Images go as `input_image` parts;
+// reasoning streams as `response.reasoning_summary_text.delta` events and `reasoning` items.
+import type { ImageAttachment, Turn } from "../types";
+import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const responses: Protocol = {
+  images: { supported: true },
+
   buildRequest(history: Turn[]) {
-    return { input: plainMessages(history), stream: true };
+    const input = messages(history, userContent).map(({ role, content }) => ({ role, content }));
+    return { input, stream: true };
   },
 
   createParser(): StreamParser {
@@ -18,17 +22,21 @@ export const responses: Protocol = {
         if (!isObject(chunk)) return;
         if (chunk.type === "response.output_text.delta") {
           const delta = str(chunk.delta);
-          if (delta) out.appendText(str(chunk.item_id) ?? out.lastText() ?? out.newId("msg"), delta);
+          if (delta) out.appendText(str(chunk.item_id) ?? out.last("text") ?? out.newId("msg"), delta);
+          return;
+        }
+        if (chunk.type === "response.reasoning_summary_text.delta") {
+          const delta = str(chunk.delta);
+          if (delta) out.appendReasoning(str(chunk.item_id) ?? out.last("reasoning") ?? out.newId("rs"), delta);
           return;
         }
         if (chunk.type !== "response.output_item.done" || !isObject(chunk.item)) return;
         const item = chunk.item;
         if (item.type === "message") {
           // The final message repeats the streamed text in full: replace, don't append.
-          const text = list(item.content)
-            .flatMap((c) => (isObject(c) && c.type === "output_text" ? [str(c.text) ?? ""] : []))
-            .join("");
-          out.setText(str(item.id) ?? out.newId("msg"), text);
+          out.setText(str(item.id) ?? out.newId("msg"), joined(item.content, "output_text"));
+        } else if (item.type === "reasoning") {
+          out.setReasoning(str(item.id) ?? out.newId("rs"), joined(item.summary, "summary_text"));
         } else if (item.type === "function_call") {
           const callId = str(item.call_id) ?? str(item.id) ?? out.newId("call");
           out.addToolCall(callId, str(item.name) ?? "tool", str(item.arguments) ?? "");
@@ -39,6 +47,21 @@ export const responses: Protocol = {
     };
   },
 };
+
+/** A user message's content: plain text, or text and image parts. */
+function userContent(text: string, images: ImageAttachment[]) {
+  if (!images.length) return text;
+  return [
+    ...(text ? [{ type: "input_text", text }] : []),
+    ...images.map((image) => ({ type: "input_image", image_url: image.dataUrl, detail: "auto" })),
+  ];
+}
+
+function joined(parts: unknown, type: string): string {
+  return list(parts)
+    .flatMap((part) => (isObject(part) && part.type === type ? [str(part.text) ?? ""] : []))
+    .join("");
+}
 
 function stringify(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AgentError, errorMessage, streamInvocation, traceIdOf } from "../api/client";
+import { AgentError, errorMessage, sendFeedback, streamInvocation, traceIdOf } from "../api/client";
 import { fakeFetch } from "./replay";
 
 async function drain(body: Record<string, unknown> = {}) {
@@ -44,6 +44,31 @@ describe("streamInvocation", () => {
   it("throws when the stream ends without [DONE]", async () => {
     vi.stubGlobal("fetch", fakeFetch('data: {"x": 1}\n\n'));
     await expect(drain()).rejects.toThrow(/closed before/);
+  });
+});
+
+describe("sendFeedback", () => {
+  it("posts the rating, the comment and the assessment to update, and returns the assessment's id", async () => {
+    const fetch = fakeFetch('{"trace_id": "tr-1", "assessment_id": "a-1", "recorded": true}', 100, {
+      headers: { "content-type": "application/json" },
+    });
+    vi.stubGlobal("fetch", fetch);
+    expect(await sendFeedback("tr-1", { rating: "down", comment: "too terse", assessmentId: "a-0" })).toBe("a-1");
+    const [url, init] = fetch.mock.calls[0]!;
+    expect(url).toBe("/api/feedback");
+    expect(JSON.parse(init?.body as string)).toEqual({
+      trace_id: "tr-1",
+      rating: "down",
+      comment: "too terse",
+      assessment_id: "a-0",
+    });
+  });
+});
+
+describe("errors the page explains", () => {
+  it("a request over the server's size limit", async () => {
+    vi.stubGlobal("fetch", fakeFetch("<html>Request Entity Too Large</html>", 100, { status: 413 }));
+    await expect(drain()).rejects.toThrow(/too large for the server: send fewer or smaller images/);
   });
 });
 

@@ -1,0 +1,58 @@
+// A conversation as pure data, and every change the page makes to it (a reducer: easy to test, and the
+// same whether the conversation lives in memory or, later, on the server).
+import type { AssistantTurn, ImageAttachment, Turn, UserTurn } from "../types";
+
+export interface Conversation {
+  id: string;
+  turns: Turn[];
+}
+
+export type Change =
+  /** A new question, and its answer starting. */
+  | { type: "ask"; question: UserTurn; answerId: string }
+  /** An earlier question rewritten: what followed it is dropped, and a new answer starts. */
+  | { type: "edit"; questionId: string; text: string; answerId: string }
+  /** The last answer asked again. */
+  | { type: "regenerate"; answerId: string }
+  /** An answer's progress: its parts, status, error, trace id or feedback. */
+  | { type: "answer"; answerId: string; patch: Partial<AssistantTurn> };
+
+export function newQuestion(id: string, text: string, images: ImageAttachment[] = []): UserTurn {
+  return { role: "user", id, text: text.trim(), images };
+}
+
+function newAnswer(id: string): AssistantTurn {
+  return { role: "assistant", id, parts: [], status: "streaming" };
+}
+
+export function change(turns: Turn[], action: Change): Turn[] {
+  switch (action.type) {
+    case "ask":
+      return [...turns, action.question, newAnswer(action.answerId)];
+    case "edit": {
+      const index = turns.findIndex((t) => t.id === action.questionId && t.role === "user");
+      const question = turns[index];
+      if (question?.role !== "user") return turns;
+      return [...turns.slice(0, index), { ...question, text: action.text.trim() }, newAnswer(action.answerId)];
+    }
+    case "regenerate": {
+      const last = turns[turns.length - 1];
+      if (last?.role !== "assistant") return turns;
+      return [...turns.slice(0, -1), newAnswer(action.answerId)];
+    }
+    case "answer":
+      return turns.map((t) => (t.id === action.answerId && t.role === "assistant" ? { ...t, ...action.patch } : t));
+  }
+}
+
+/** The turns before answer `answerId`: the conversation its request carries. */
+export function historyBefore(turns: Turn[], answerId: string): Turn[] {
+  const index = turns.findIndex((t) => t.id === answerId);
+  return index < 0 ? turns : turns.slice(0, index);
+}
+
+/** Whether an answer is still arriving (nothing else may be asked meanwhile). */
+export function isStreaming(turns: Turn[]): boolean {
+  const last = turns[turns.length - 1];
+  return last?.role === "assistant" && last.status === "streaming";
+}
