@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import warnings
@@ -23,6 +24,7 @@ from typing import Any
 
 from agents import FunctionTool, OpenAIChatCompletionsModel, RunResultStreaming, set_tracing_disabled
 from agents.items import TResponseInputItem
+from agents.stream_events import StreamEvent
 from agents.tool_context import ToolContext
 from openai import AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
@@ -61,7 +63,15 @@ def chat_model() -> OpenAIChatCompletionsModel:
 
 class ChatCompletionsModel(OpenAIChatCompletionsModel):
     """The SDK's chat-completions model, with Databricks' list `content` turned into what the SDK reads:
-    the text as `content`, the reasoning as `reasoning_content` (which it streams as reasoning)."""
+    the text as `content`, the reasoning as `reasoning_content` (which it streams as reasoning).
+
+    It keeps its open model streams, so a cancelled run can close them (`close_streams()`): the
+    SDK's cancellation can stop its run between two chunks and leave the HTTP stream open.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open_streams: set[AsyncStream[ChatCompletionChunk]] = set()
 
     async def _fetch_response(self, *args: Any, **kwargs: Any) -> Any:  # the SDK's one call to the API
         fetched = await super()._fetch_response(*args, **kwargs)
@@ -70,17 +80,23 @@ class ChatCompletionsModel(OpenAIChatCompletionsModel):
                 _split_content(choice.message)
             return fetched
         response, stream = fetched
-        return response, _split_stream(stream)
+        self._open_streams.add(stream)
+        return response, self._split_stream(stream)
 
+    async def _split_stream(self, stream: AsyncStream[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+        try:
+            async for chunk in stream:
+                for choice in chunk.choices:
+                    _split_content(choice.delta)
+                yield chunk
+        finally:
+            self._open_streams.discard(stream)
+            await stream.close()
 
-async def _split_stream(stream: AsyncStream[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
-    try:
-        async for chunk in stream:
-            for choice in chunk.choices:
-                _split_content(choice.delta)
-            yield chunk
-    finally:
-        await stream.close()
+    async def close_streams(self) -> None:
+        """End the model calls still streaming (their HTTP connections close)."""
+        while self._open_streams:
+            await self._open_streams.pop().close()
 
 
 def _split_content(message: ChatCompletionMessage | ChoiceDelta) -> None:
@@ -137,7 +153,7 @@ async def agent_events(result: RunResultStreaming) -> AsyncIterator[AgentEvent]:
     """Text as the model streams it; each tool call when made, and its result when back."""
     names: dict[str, str] = {}
     try:
-        async for event in result.stream_events():
+        async for event in _uncancelled(result.stream_events()):
             if event.type == "raw_response_event":
                 if event.data.type == "response.output_text.delta" and event.data.delta:
                     yield TextDelta(event.data.delta)
@@ -156,8 +172,31 @@ async def agent_events(result: RunResultStreaming) -> AsyncIterator[AgentEvent]:
                 output = event.item.output
                 text = output if isinstance(output, str) else json.dumps(output, default=str)
                 yield ToolResult(call_id, names.get(call_id, ""), text)
+    finally:  # a client that went away: its model call ends, then the run
+        model = result.current_agent.model
+        if isinstance(model, ChatCompletionsModel):
+            await model.close_streams()
+        result.cancel()
+
+
+async def _uncancelled(events: AsyncIterator[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    """`events`, each awaited in a task of its own, so a cancellation stops here, not in the SDK.
+
+    Cancelled, the SDK's stream cancels its run twice, which can interrupt the HTTP client while
+    it closes the model's connection (left open, the model keeps generating). Instead, the caller
+    closes the model streams first, then cancels the run (agent_events), which ends `events`.
+    """
+    step: asyncio.Future[StreamEvent] | None = None
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(events))
+            try:
+                yield await asyncio.shield(step)
+            except StopAsyncIteration:
+                return
     finally:
-        result.cancel()  # a client that went away stops the run
+        if step is not None and not step.done():  # cancelled: the step ends when the run does
+            step.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _field(item: Any, name: str) -> str:
