@@ -217,7 +217,8 @@ def check_app_yaml(app_dir: Path, app: App, defaults: dict[str, Any], case: dict
     ]
     assert from_yaml == from_bundle
     env = {name: value for name, _, value in from_yaml}
-    assert {n for n, f, _ in from_yaml if f} == {"LLM_ENDPOINT", "MLFLOW_EXPERIMENT_ID"} | STORE_ENV[case["state_store"]]
+    from_resources = {"LLM_ENDPOINT", "MLFLOW_EXPERIMENT_ID"} | STORE_ENV[case["state_store"]]
+    assert {n for n, f, _ in from_yaml if f} == from_resources
     expected_mcp = [
         path
         for server, path in (
