@@ -50,10 +50,13 @@ def demo_server(app: Path, command: list[str] | None = None) -> Iterator[str]:
 
 
 # Which of an app's own tests run where (its pytest markers; every test runs in at least one app):
-# - `platform` tests (state store, background runs, agent-setup) do not depend on the agent: one app;
-# - `tooling` tests (agent-evaluate, agent-load-test as real processes) depend on the framework
-#   (evaluation runs the agent) or the task type (the load test speaks it): one app per each;
-# - everything else depends on both: every combination (the UI adds no Python: its twin without UI).
+# - `platform` tests (state store, background runs, tracing, limits, agent-setup) do not depend on
+#   the agent: one app, the anchor;
+# - `sampled` and `tooling` tests depend on the framework or on the task type, not on the pair
+#   (egress, the OpenAI SDK on stored responses, memory, clients; evaluation and load test): the
+#   apps of task type `responses` (every framework) and of framework `openai` (every task type);
+# - everything else depends on both: every combination (the UI adds no Python: its twin without UI);
+# - mypy checks src/agent_server, which differs by framework, UI and MCP, not by task type.
 ANCHOR = {"task_type": "responses", "agent_framework": "openai", "ui": "none"}
 
 
@@ -61,8 +64,13 @@ def own_tests_selection(answers: dict[str, str]) -> list[str]:
     """The pytest marker expression for this combination's own tests."""
     if answers == ANCHOR:
         return []
-    tooling = answers["task_type"] == "responses" or answers["agent_framework"] == "openai"
-    return ["-m", "not platform" if tooling else "not platform and not tooling"]
+    if is_sampled(answers):
+        return ["-m", "not platform"]
+    return ["-m", "not platform and not sampled and not tooling"]
+
+
+def is_sampled(answers: dict[str, str]) -> bool:
+    return answers["task_type"] == "responses" or answers["agent_framework"] == "openai"
 
 
 def agents_md_commands(app: Path) -> list[str]:
@@ -107,15 +115,18 @@ def test_framework_with_mcp_servers_on_behalf_of_users(framework: str, tmp_path:
     app = render(tmp_path / "app", project_name="smoke-mcp", mcp_servers=["uc_functions"], user_auth=True, **answers)
     assert (app / "tests" / "test_mcp.py").exists() and (app / "tests" / "test_user_auth.py").exists()
     assert not (app / "tests" / "test_app_credentials.py").exists()
-    check_app(app, answers)
+    # The rest of its tests ran in its twin without MCP (the matrix above).
+    check_app(app, answers, own_tests=["tests/test_mcp.py", "tests/test_user_auth.py", "-m", "not platform"])
 
 
-def check_app(app: Path, answers: dict[str, str]) -> None:
+def check_app(app: Path, answers: dict[str, str], own_tests: list[str] | None = None) -> None:
     run(["uv", "sync", "--quiet"], app)
     run(["uv", "run", "ruff", "check", "."], app)
-    run(["uv", "run", "mypy"], app)  # strict, on src/agent_server (pyproject.toml)
+    if answers["task_type"] == "responses":  # src/agent_server is the same for every task type
+        run(["uv", "run", "mypy"], app)  # strict, on src/agent_server (pyproject.toml)
     if answers["ui"] == "none" and answers != ANCHOR:  # the anchor ran them all through AGENTS.md
-        output = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", *own_tests_selection(answers)], app)
+        selection = own_tests if own_tests is not None else own_tests_selection(answers)
+        output = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", *selection], app)
         summary = output.strip().splitlines()[-1]
         assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
 

@@ -12,9 +12,12 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from agent import TASK_TYPE
 from payloads import answer_text, request_body, sse_events, stream_text
+
+pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
 
 
 def ask(client: httpx.Client, texts: list[str], conversation: dict[str, Any], stream: bool = False) -> str:

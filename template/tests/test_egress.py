@@ -28,6 +28,8 @@ from agent_server.standin import StandInWorkspace
 from conftest import start_app
 from payloads import request_body
 
+pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
+
 # MLflow keeps its telemetry off in CI and under pytest: the app is run as it runs deployed.
 CI_VARIABLES = (
     "PYTEST_CURRENT_TEST",

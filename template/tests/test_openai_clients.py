@@ -20,6 +20,8 @@ from openai.types.responses import ResponseReasoningItem
 from conftest import RunningApp
 from payloads import IMAGE
 
+pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
+
 QUESTION = "What time is it?"
 ANSWER = re.compile(r"Turn 1: current_time returned (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)\.")
 

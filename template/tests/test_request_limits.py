@@ -8,6 +8,8 @@ import pytest
 from agent import TASK_TYPE
 from payloads import request_body
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 DEEP = "[" * 50_000 + "]" * 50_000
 HUGE_INT = "1" * 5_000
 SURROGATE = '{"input": "\\ud800", "messages": [{"role": "user", "content": "\\ud800"}]}'

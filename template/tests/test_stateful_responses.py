@@ -22,6 +22,8 @@ from openai import OpenAI
 
 from conftest import RunningApp
 
+pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
+
 SLOW = "standin:slow please"  # the stand-in streams 30 words, 0.3 s apart
 
 

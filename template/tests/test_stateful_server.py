@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from openai import BadRequestError, NotFoundError, OpenAI
+
+from agent_server.background import WORKER_STOPPED
+from agent_server.standin import StandInWorkspace, free_port
+from agent_server.store import LOCAL_USER, open_store, settings_from_env
+from conftest import RunningApp, start_app
 from test_stateful_responses import SLOW, turn_of, wait_until
 from test_stateful_responses import test_a_background_response_is_cancelled as check_cancel
 from test_stateful_responses import test_a_background_response_is_polled_to_completion as check_background
@@ -28,11 +33,6 @@ from test_stateful_responses import (
 from test_stateful_responses import (
     test_a_conversation_continued_with_previous_response_id_only as check_conversation,
 )
-
-from agent_server.background import WORKER_STOPPED
-from agent_server.standin import StandInWorkspace, free_port
-from agent_server.store import LOCAL_USER, open_store, settings_from_env
-from conftest import RunningApp, start_app
 
 if TYPE_CHECKING:
     from postgres_server import PostgresServer

@@ -27,6 +27,8 @@ from agent_server.standin import StandInWorkspace
 from conftest import RunningApp, start_app
 from payloads import request_body
 
+pytestmark = pytest.mark.platform  # independent of the agent: the template's CI runs it in one app
+
 TRACE_HEADER = {"x-mlflow-return-trace-id": "true"}
 
 
