@@ -245,9 +245,10 @@ def check(servers: list[Server]) -> None:
         for server in servers:
             server.first_answer(timeout=180)
             status, body = post(server.port, STREAM_BODY)
-            frames = body.count(b"data: ")
-            if status != 200 or frames != 502:
-                raise server.fail(f"{server.label}: the stream answered {status} with {frames} frames, not 502")
+            # 500 text deltas each; ours also sends OpenAI's lifecycle events (created, item added ...).
+            deltas = body.count(b'"response.output_text.delta"')
+            if status != 200 or deltas != 500 or not body.rstrip().endswith(b"data: [DONE]"):
+                raise server.fail(f"{server.label}: the stream answered {status} with {deltas} text deltas, not 500")
     finally:
         for server in servers:
             server.stop()

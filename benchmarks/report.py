@@ -240,7 +240,8 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   venv plus what `mlflow.genai.agent_server` imports and the app does not declare (`mlflow.pyfunc`
   needs pandas). Both serve the same two handlers (`benchmarks/served/`): **invoke** runs the
   app's own `run_agent` (one tool, two streamed round trips to the stand-in model); **stream**
-  runs an agent that yields 500 text deltas at once (502 SSE frames with the item and `[DONE]`).
+  runs an agent that yields 500 text deltas at once (MLflow's server sends 502 SSE frames with the
+  item and `[DONE]`; ours 509, with OpenAI's lifecycle events: `response.created` ...).
   Both trace every request to a fresh sqlite store (`MLFLOW_TRACKING_URI=sqlite:///…`, set up by
   the app's `setup_mlflow()` in both).
 - **Processes.** `python -m uvicorn <module>:app --workers N` (uvicorn's defaults, access log
@@ -255,8 +256,8 @@ The load generator is cheap next to what it measures (same run, CPU time per req
 - **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
-  chunk = that CPU / (streams x 502). RSS sums the uvicorn process tree. Time per chunk after the
-  first = (total time minus time to first chunk) / 501, per stream. With 2 workers the servers
+  chunk = that CPU / (streams x the server's frames per stream). RSS sums the uvicorn process tree. Time per chunk after the
+  first = (total time minus time to first chunk) / (frames - 1), per stream. With 2 workers the servers
   start together, then a 2 s burst of requests warms both workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
