@@ -256,9 +256,10 @@ The load generator is cheap next to what it measures (same run, CPU time per req
 - **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
-  chunk = that CPU / (streams x the server's frames per stream). RSS sums the uvicorn process tree. Time per chunk after the
-  first = (total time minus time to first chunk) / (frames - 1), per stream. With 2 workers the servers
-  start together, then a 2 s burst of requests warms both workers before any measurement.
+  chunk = that CPU / (streams x the server's frames per stream). RSS sums the uvicorn process
+  tree. Time per chunk after the first = (total time minus time to first chunk) / (frames - 1),
+  per stream. With 2 workers the servers start together, then a 2 s burst of requests warms both
+  workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
 
