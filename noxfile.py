@@ -98,5 +98,5 @@ def fuzz(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """200 concurrent streaming conversations (SOAK_SECONDS, 60 by default; an hour for a release):
-    no errors, no cross-talk, memory and file descriptors stable, a trace per request."""
+    no errors, no cross-talk, memory and file descriptors stable, every trace stored or counted lost."""
     session.run("pytest", "tests/test_soak.py", "-v", "-s", *session.posargs)

@@ -20,6 +20,9 @@ WORKER_HEALTHCHECK_TIMEOUT_S = 60
 # At SIGTERM, running answers end at once with an error (agent_server.request_guard); a stream that
 # has not ended after sse.SHUTDOWN_GRACE_S is closed; uvicorn cancels what still runs after this.
 GRACEFUL_SHUTDOWN_S = 10
+# An idle keep-alive connection is kept longer than the proxy in front keeps its own (uvicorn's 5 s
+# default lets the app close a connection as the proxy or a client sends the next request on it).
+KEEP_ALIVE_S = 75
 DEMO_ENV_CLEARED = ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
 
 
@@ -72,6 +75,7 @@ def serve(server: AgentServer, import_string: str | None, argv: list[str] | None
         log_level=args.log_level,
         env_file=env_file,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_keep_alive=KEEP_ALIVE_S,
         # A worker that has not answered the supervisor's ping in time is killed and restarted: importing
         # the agent (MLflow, the framework) can take longer than uvicorn's 5 s default on a busy machine.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
