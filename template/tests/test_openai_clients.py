@@ -8,6 +8,7 @@ not leak into the text. The stand-in model answers `Turn 1: current_time returne
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,12 +18,15 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import ResponseReasoningItem
 
+from agent_server.app_config import AGENT_FRAMEWORK
 from conftest import RunningApp
 from payloads import IMAGE
 
 pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
 
 QUESTION = "What time is it?"
+# A way of streaming reasoning that this app's framework reads (its bridge tests list them).
+REASONING = importlib.import_module(f"test_{AGENT_FRAMEWORK}_bridge").READS_REASONING[0]
 ANSWER = re.compile(r"Turn 1: current_time returned (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)\.")
 
 
@@ -107,7 +111,7 @@ def test_chat_completions_stream(openai_client: OpenAI) -> None:
 
 def test_responses_reasoning_is_typed_by_the_sdk(openai_client: OpenAI) -> None:
     """Reasoning items and their summary events, as OpenAI's API streams them, parse as the SDK's own types."""
-    events = list(openai_client.responses.create(model="agent", input=f"{QUESTION} standin:reason", stream=True))
+    events = list(openai_client.responses.create(model="agent", input=f"{QUESTION} {REASONING}", stream=True))
     kinds = [type(event).__name__ for event in events]
     for expected in (
         "ResponseReasoningSummaryPartAddedEvent",
@@ -124,7 +128,7 @@ def test_responses_reasoning_is_typed_by_the_sdk(openai_client: OpenAI) -> None:
         "**Planning** turn 1: I have what I need to answer.",
     ]
     assert_answer(final.output_text)
-    with openai_client.responses.stream(model="agent", input=f"{QUESTION} standin:reason") as stream:
+    with openai_client.responses.stream(model="agent", input=f"{QUESTION} {REASONING}") as stream:
         for _ in stream:
             pass
         assert stream.get_final_response().output[0].type == "reasoning"
@@ -133,7 +137,7 @@ def test_responses_reasoning_is_typed_by_the_sdk(openai_client: OpenAI) -> None:
 def test_chat_completions_reasoning_is_a_field_the_sdk_keeps_apart(openai_client: OpenAI) -> None:
     chunks = list(
         openai_client.chat.completions.create(
-            model="agent", messages=[{"role": "user", "content": f"{QUESTION} standin:reason"}], stream=True
+            model="agent", messages=[{"role": "user", "content": f"{QUESTION} {REASONING}"}], stream=True
         )
     )
     deltas = [choice.delta for chunk in chunks for choice in chunk.choices]
