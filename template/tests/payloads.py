@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,8 @@ import httpx
 from mlflow.types.agent import ChatAgentChunk, ChatAgentResponse
 from mlflow.types.llm import ChatCompletionChunk, ChatCompletionResponse
 from mlflow.types.responses import ResponsesAgentResponse, ResponsesAgentStreamEvent
+
+from agent_server.app_config import AGENT_FRAMEWORK
 
 RESPONSES, CHAT_COMPLETIONS, CHAT_AGENT = "agent/v1/responses", "agent/v1/chat", "agent/v2/chat"
 IMAGE = (  # a 1x1 PNG, as a data: URL
@@ -111,3 +114,8 @@ def stream_reasoning(task_type: str, chunks: list[dict[str, Any]]) -> str:
         deltas = [choice["delta"] for c in chunks for choice in c.get("choices", [])]
         return "".join(d.get("reasoning_content") or "" for d in deltas)
     return "".join((c.get("custom_outputs") or {}).get("reasoning") or "" for c in chunks)
+
+
+def reasoning_marker() -> str:
+    """A `standin:reason` shape of streaming reasoning that this app's framework reads (its bridge tests list them)."""
+    return str(importlib.import_module(f"test_{AGENT_FRAMEWORK}_bridge").READS_REASONING[0])

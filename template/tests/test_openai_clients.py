@@ -8,7 +8,6 @@ not leak into the text. The stand-in model answers `Turn 1: current_time returne
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,15 +17,13 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import ResponseReasoningItem
 
-from agent_server.app_config import AGENT_FRAMEWORK
 from conftest import RunningApp
-from payloads import IMAGE
+from payloads import IMAGE, reasoning_marker
 
 pytestmark = pytest.mark.sampled  # depends on the framework or the task type, not on both
 
 QUESTION = "What time is it?"
-# A way of streaming reasoning that this app's framework reads (its bridge tests list them).
-REASONING = importlib.import_module(f"test_{AGENT_FRAMEWORK}_bridge").READS_REASONING[0]
+REASONING = reasoning_marker()
 ANSWER = re.compile(r"Turn 1: current_time returned (?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*)\.")
 
 

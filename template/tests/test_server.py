@@ -23,6 +23,7 @@ from payloads import (
     check_chunk,
     check_response,
     image_request_body,
+    reasoning_marker,
     request_body,
     sse_events,
     stream_reasoning,
@@ -76,7 +77,7 @@ def test_health_and_info(client: httpx.Client, app: RunningApp) -> None:
 
 
 def test_reasoning_streams_in_the_task_types_place_for_it(client: httpx.Client) -> None:
-    events = stream(client, "Think first standin:reason")
+    events = stream(client, f"Think first {reasoning_marker()}")
     chunks = [event for event in events[:-1] if isinstance(event, dict)]
     for chunk in chunks:
         check_chunk(TASK_TYPE, chunk)
