@@ -76,6 +76,12 @@ export function App() {
       .catch((error: unknown) => setOpening({ id: summary.id, error: error instanceof Error ? error.message : String(error) }));
   };
 
+  // Closing the drawer gives the focus back to its toggle.
+  const closeDrawer = () => {
+    setSidebarOpen(false);
+    document.querySelector<HTMLElement>(`[aria-controls="${SIDEBAR_ID}"]`)?.focus();
+  };
+
   // Deleting the open conversation leaves a new chat.
   const remove = (summary: ConversationSummary) => {
     if (isConversation(summary, chat.conversation)) chat.reset();
@@ -86,7 +92,7 @@ export function App() {
     <div className={`app${sidebarOpen ? " sidebar-open" : ""}`}>
       {sidebarOpen && (
         <>
-          {narrow && <div className="backdrop" aria-hidden="true" onClick={() => setSidebarOpen(false)} />}
+          {narrow && <div className="backdrop" aria-hidden="true" onClick={closeDrawer} />}
           <Sidebar
             id={SIDEBAR_ID}
             list={conversations}
@@ -96,7 +102,7 @@ export function App() {
             drawer={narrow}
             onPick={pick}
             onDelete={remove}
-            onClose={() => setSidebarOpen(false)}
+            onClose={closeDrawer}
           />
         </>
       )}

@@ -29,9 +29,13 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
   const nav = useRef<HTMLElement>(null);
   useEffect(() => setNow(Date.now()), [list.conversations]);
 
-  // The drawer takes the focus when it opens.
+  // The drawer takes the focus when it opens: on the open conversation, else the newest.
   useEffect(() => {
-    if (drawer) nav.current?.querySelector<HTMLElement>("[aria-current=page], .conversation, button")?.focus();
+    if (!drawer) return;
+    const target = ["[aria-current=page]", ".conversation", "button"]
+      .map((selector) => nav.current?.querySelector<HTMLElement>(selector))
+      .find(Boolean);
+    target?.focus();
   }, [drawer]);
 
   const onKeyDown = (event: KeyboardEvent) => {
