@@ -555,6 +555,7 @@ def drive_history(page: Page, base: str, project: Path, name: str, user: dict[st
     page.keyboard.press("Escape")
     expect(confirm).to_have_count(0)
     expect(entries).to_have_count(2)
+    expect(entry.get_by_role("button", name="Delete “First chat: what time is it?”")).to_be_focused()
     entry.get_by_role("button", name="Delete “First chat: what time is it?”").click()
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
         confirm.get_by_role("button", name="Delete", exact=True).click()

@@ -73,7 +73,9 @@ export function App() {
         if (narrow) setSidebarOpen(false);
         input.current?.focus();
       })
-      .catch((error: unknown) => setOpening({ id: summary.id, error: error instanceof Error ? error.message : String(error) }));
+      .catch((error: unknown) => {
+        setOpening({ id: summary.id, error: error instanceof Error ? error.message : String(error) });
+      });
   };
 
   // Closing the drawer gives the focus back to its toggle.

@@ -47,7 +47,12 @@ function question(id: string, content: unknown): UserTurn {
     return url ? [url] : [];
   });
   const images = urls.map(
-    (url, index): ImageAttachment => ({ id: `${id}-image-${index}`, name: `image ${index + 1}`, dataUrl: url, bytes: url.length }),
+    (url, index): ImageAttachment => ({
+      id: `${id}-image-${index}`,
+      name: `image ${index + 1}`,
+      dataUrl: url,
+      bytes: url.length,
+    }),
   );
   return { role: "user", id, text: textOf(content, ["input_text", "text"]).trim(), images };
 }

@@ -25,6 +25,7 @@ const UNTITLED = "Untitled chat";
 /** The user's conversations, newest first: pick one to continue it, delete one after confirming. */
 export function Sidebar({ id, list, current, opening, openError, drawer, onPick, onDelete, onClose }: Props) {
   const [confirming, setConfirming] = useState<string>();
+  const [refocus, setRefocus] = useState<string>(); // a cancelled deletion: back to its Delete button
   const [now, setNow] = useState(Date.now);
   const nav = useRef<HTMLElement>(null);
   useEffect(() => setNow(Date.now()), [list.conversations]);
@@ -38,9 +39,18 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
     target?.focus();
   }, [drawer]);
 
+  useEffect(() => {
+    if (refocus) nav.current?.querySelector<HTMLElement>(`[data-delete="${CSS.escape(refocus)}"]`)?.focus();
+  }, [refocus]);
+
+  const cancel = () => {
+    setRefocus(confirming);
+    setConfirming(undefined);
+  };
+
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key !== "Escape") return;
-    if (confirming) setConfirming(undefined);
+    if (confirming) cancel();
     else if (drawer) onClose();
   };
 
@@ -84,7 +94,7 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
             return (
               <li key={summary.id} className={active ? "active" : undefined}>
                 {confirming === summary.id ? (
-                  <ConfirmDelete title={title} onDelete={() => remove(summary)} onCancel={() => setConfirming(undefined)} />
+                  <ConfirmDelete title={title} onDelete={() => remove(summary)} onCancel={cancel} />
                 ) : (
                   <>
                     <button
@@ -105,7 +115,11 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
                       className="icon-button delete-conversation"
                       aria-label={`Delete “${title}”`}
                       title="Delete"
-                      onClick={() => setConfirming(summary.id)}
+                      data-delete={summary.id}
+                      onClick={() => {
+                        setRefocus(undefined);
+                        setConfirming(summary.id);
+                      }}
                     >
                       <TrashIcon />
                     </button>
