@@ -470,6 +470,121 @@ def drive_chat(page: Page, base: str, project: Path, name: str) -> None:
     expect(finished(page, 0)).to_contain_text("Turn 1:")
 
 
+def test_conversation_history(app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest) -> None:
+    """The sidebar lists the user's conversations from the server; one reopens and continues there."""
+    base, project = app
+    expect.set_options(timeout=TIMEOUT_MS)
+    problems: list[str] = []
+    context, page = new_page(browser, base, problems, **DESKTOP)
+    user = {"x-forwarded-email": f"history-{task_of(request)}@example.com"}  # a list of its own
+    context.set_extra_http_headers(user)
+    try:
+        drive_history(page, base, project, task_of(request), user)
+    except Exception:
+        print((project / "agent-server.log").read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+def conversation_id_sent(page: Page, question: str) -> str:
+    """Ask `question`; the conversation id its request named (`context.conversation_id`)."""
+    with page.expect_request(lambda r: r.url.endswith("/invocations")) as posted:
+        ask(page, question)
+    sent = posted.value.post_data_json
+    assert isinstance(sent.get("context"), dict), sent
+    return str(sent["context"]["conversation_id"])
+
+
+def drive_history(page: Page, base: str, project: Path, name: str, user: dict[str, str]) -> None:
+    """Two conversations, both listed newest first; the first reopened shows its messages and a
+    follow-up is its turn 2 (the server remembered); a reload keeps it open; deleting it removes it."""
+    page.goto(base)
+    sidebar = page.get_by_role("navigation", name="Conversations")
+    expect(sidebar).to_contain_text("No conversations yet.")
+    entries = sidebar.get_by_role("listitem")
+
+    first_id = conversation_id_sent(page, "First chat: what time is it?")
+    expect(finished(page, 0)).to_contain_text(re.compile(r"Turn 1: current_time returned \S+\."))
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("First chat: what time is it?")
+
+    page.get_by_role("button", name="New chat").click()
+    expect(answers(page)).to_have_count(0)
+    second_id = conversation_id_sent(page, "Second chat: and in Paris?")
+    assert second_id != first_id, "a new chat is a new conversation"
+    expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0)).to_contain_text("Second chat")  # newest first
+    expect(entries.nth(0)).to_contain_text("just now")
+    expect(entries.nth(1)).to_contain_text("First chat")
+    expect(sidebar.locator("[aria-current=page]")).to_contain_text("Second chat")
+    axe_check(page, project, "sidebar with two conversations")
+    screenshot(page, f"chat-{name}-history")
+
+    # Reopen the first: its question, tool step and answer, as the server kept them; it continues there.
+    sidebar.get_by_role("button", name=re.compile("^First chat")).click()
+    expect(page.locator("article.user")).to_have_count(1)
+    expect(page.locator("article.user").first).to_contain_text("First chat: what time is it?")
+    reopened = finished(page, 0)
+    expect(reopened).to_contain_text(re.compile(r"Turn 1: current_time returned \S+\."))
+    expect(reopened.locator("ol.steps details.step summary")).to_have_text(re.compile(r"Current time\s*done"))
+    expect(sidebar.locator("[aria-current=page]")).to_contain_text("First chat")
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+    assert conversation_id_sent(page, "And now?") == first_id
+    expect(finished(page, 1)).to_contain_text("Turn 2: current_time returned")  # turn 1 came from the server
+    expect(entries.nth(0)).to_contain_text("First chat")  # most recently used first
+
+    listed = json.loads(_http("GET", f"{base}/conversations", **user)[1])["data"]
+    [first] = [c for c in listed if c["metadata"].get("client_conversation_id") == first_id]
+    status, items, _ = _http("GET", f"{base}/conversations/{first['id']}/items?order=asc&limit=100", **user)
+    questions = [i["content"][0]["text"] for i in json.loads(items)["data"] if i.get("role") == "user"]
+    assert status == 200 and questions == ["First chat: what time is it?", "And now?"], "stored once each"
+
+    # A reload keeps the open conversation.
+    page.reload()
+    expect(page.locator("article.user")).to_have_count(2)
+    expect(answers(page).nth(1)).to_contain_text("Turn 2: current_time returned")
+
+    # Delete, after confirming (Cancel first: nothing is deleted); deleting the open one leaves a new chat.
+    entry = entries.filter(has_text="First chat")
+    entry.get_by_role("button", name="Delete “First chat: what time is it?”").click()
+    confirm = sidebar.get_by_role("group", name="Delete “First chat: what time is it?”?")
+    expect(confirm.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(confirm).to_have_count(0)
+    expect(entries).to_have_count(2)
+    expect(entry.get_by_role("button", name="Delete “First chat: what time is it?”")).to_be_focused()
+    entry.get_by_role("button", name="Delete “First chat: what time is it?”").click()
+    with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
+        confirm.get_by_role("button", name="Delete", exact=True).click()
+    assert deleted.value.status == 200, deleted.value.text()
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("Second chat")
+    expect(answers(page)).to_have_count(0)
+    assert _http("GET", f"{base}/conversations/{first['id']}", **user)[0] == 404
+
+    # On a phone the list is a drawer: opened from the header, closed with Escape, back to its toggle.
+    page.set_viewport_size(PHONE["viewport"])
+    expect(sidebar).to_have_count(0)
+    toggle = page.get_by_role("button", name="Conversations")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(sidebar).to_be_visible()
+    expect(sidebar.get_by_role("button", name=re.compile("^Second chat"))).to_be_focused()
+    axe_check(page, project, "phone, conversation drawer")
+    screenshot(page, f"chat-{name}-history-phone")
+    page.keyboard.press("Escape")
+    expect(sidebar).to_have_count(0)
+    expect(toggle).to_be_focused()
+    toggle.click()
+    sidebar.get_by_role("button", name=re.compile("^Second chat")).click()  # picked: the drawer closes
+    expect(sidebar).to_have_count(0)
+    expect(page.locator("article.user").first).to_contain_text("Second chat: and in Paris?")
+    expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
+
+
 def send_images(page: Page, name: str) -> None:
     """A large image attached (scaled down and re-encoded in the browser) and a small one pasted; a
     file that is no image refused; both images reach the model (the stand-in counts them)."""

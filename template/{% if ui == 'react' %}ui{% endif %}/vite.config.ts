@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 // agent server started with `uv run agent-server` (change the port here if
 // you start it with `--port`).
 const agentServer = "http://localhost:8000";
-const proxied = ["/invocations", "/responses", "/agent", "/api", "/health"];
+const proxied = ["/invocations", "/responses", "/conversations", "/agent", "/api", "/health"];
 
 export default defineConfig({
   plugins: [react()],

@@ -1,10 +1,13 @@
 // A conversation as pure data, and every change the page makes to it (a reducer: easy to test, and the
-// same whether the conversation lives in memory or, later, on the server).
+// same whether the conversation lives in memory or on the server).
 import type { AssistantTurn, ImageAttachment, Turn, UserTurn } from "../types";
+import type { ConversationRef } from "./memory";
 
 export interface Conversation {
   id: string;
   turns: Turn[];
+  /** How requests name it to the server, which remembers it (./memory.ts). */
+  ref: ConversationRef;
 }
 
 export type Change =

@@ -1,5 +1,6 @@
-// The conversation on the page: ask, edit, regenerate, stop, new chat and feedback. Answers stream
-// through an AnswerTransport; the conversation is kept by a ConversationStore (both swappable).
+// The conversation on the page: ask, edit, regenerate, stop, new chat, open another, and feedback.
+// Answers stream through an AnswerTransport; the conversation is kept by a ConversationStore (both
+// swappable); each request names the conversation so the server remembers it (./memory.ts).
 import { useCallback, useEffect, useRef, useState } from "react";
 import { sendFeedback } from "../api/client";
 import { newId } from "../ids";
@@ -7,17 +8,22 @@ import { MAX_REQUEST_BYTES, megabytes } from "../images";
 import type { Protocol } from "../protocols";
 import type { AssistantTurn, Feedback, ImageAttachment, Part, Turn } from "../types";
 import { change, historyBefore, isStreaming, newQuestion, type Change, type Conversation } from "./conversation";
-import { MemoryConversationStore, type ConversationStore } from "./store";
+import { refFor, requestFor, type Asking, type ConversationRef } from "./memory";
+import { ServerConversationStore, type ConversationStore } from "./store";
 import { invocations, type AnswerTransport } from "./transport";
 
 export interface Chat {
   turns: Turn[];
   streaming: boolean;
+  /** How the open conversation is named to the server. */
+  conversation: ConversationRef;
   ask(text: string, images?: ImageAttachment[]): void;
   edit(questionId: string, text: string): void;
   regenerate(): void;
   stop(): void;
   reset(): void;
+  /** Shows `conversation` (e.g. one from the list) and continues it; stops any answer in flight. */
+  open(conversation: Conversation): void;
   rate(answerId: string, rating: Feedback["rating"]): void;
   comment(answerId: string, comment: string): void;
 }
@@ -25,13 +31,20 @@ export interface Chat {
 export interface ChatOptions {
   store?: ConversationStore;
   transport?: AnswerTransport;
+  /** Called when an answer ends (the server has recorded the turn). */
+  onAnswered?(conversation: ConversationRef): void;
+  /** Called when the conversation continues as a new one on the server (its first question rewritten):
+   * `previous` holds only what the page no longer shows. */
+  onRestarted?(previous: ConversationRef): void;
 }
 
-const defaultStore = new MemoryConversationStore();
+const defaultStore = new ServerConversationStore();
 
 export function useChat(protocol: Protocol | undefined, options: ChatOptions = {}): Chat {
   const store = options.store ?? defaultStore;
   const transport = options.transport ?? invocations;
+  const events = useRef(options);
+  events.current = options;
   const [conversation, setConversation] = useState<Conversation>(() => store.create());
   const current = useRef(conversation); // the latest state, for callbacks that outlive a render
   const controller = useRef<AbortController | null>(null);
@@ -51,15 +64,23 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
         current.current = kept;
         setConversation(kept);
       }
-    });
+    }, () => undefined); // not reopened: the page starts a new conversation
     return () => controller.current?.abort();
   }, [store]);
 
   const run = useCallback(
-    async (answerId: string) => {
+    async (answerId: string, asking: Asking) => {
       if (!protocol) return;
       const patch = (p: Partial<AssistantTurn>) => apply({ type: "answer", answerId, patch: p });
-      const body = protocol.buildRequest(historyBefore(current.current.turns, answerId));
+      const history = historyBefore(current.current.turns, answerId);
+      const before = current.current.ref;
+      const ref = refFor(before, history, asking, protocol);
+      if (ref !== before) {
+        current.current = { ...current.current, ref };
+        setConversation(current.current);
+        if (before.kind === "client") events.current.onRestarted?.(before);
+      }
+      const body = requestFor(protocol, history, ref);
       const size = new Blob([JSON.stringify(body)]).size;
       if (size > MAX_REQUEST_BYTES) {
         patch({ status: "error", error: tooLarge(size) });
@@ -87,6 +108,7 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
       } finally {
         if (controller.current === abort) controller.current = null;
         save();
+        events.current.onAnswered?.(ref);
       }
     },
     [apply, protocol, save, transport],
@@ -98,7 +120,7 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
       const answerId = newId();
       apply({ type: "ask", question: newQuestion(newId(), text, images), answerId });
       save();
-      void run(answerId);
+      void run(answerId, "ask");
     },
     [apply, run, save],
   );
@@ -108,7 +130,7 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
       if (isStreaming(current.current.turns)) return;
       const answerId = newId();
       apply({ type: "edit", questionId, text, answerId });
-      void run(answerId);
+      void run(answerId, "edit");
     },
     [apply, run],
   );
@@ -118,16 +140,21 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
     if (isStreaming(turns) || turns[turns.length - 1]?.role !== "assistant") return;
     const answerId = newId();
     apply({ type: "regenerate", answerId });
-    void run(answerId);
+    void run(answerId, "regenerate");
   }, [apply, run]);
 
   const stop = useCallback(() => controller.current?.abort(), []);
 
-  const reset = useCallback(() => {
-    controller.current?.abort();
-    current.current = store.create();
-    setConversation(current.current);
-  }, [store]);
+  const show = useCallback(
+    (next: Conversation) => {
+      controller.current?.abort();
+      current.current = next;
+      setConversation(next);
+      void store.save(next).catch(() => undefined);
+    },
+    [store],
+  );
+  const reset = useCallback(() => show(store.create()), [show, store]);
 
   const feedback = useCallback(
     (answerId: string, next: Pick<Feedback, "rating" | "comment">) => {
@@ -166,7 +193,19 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
     [feedback],
   );
 
-  return { turns: conversation.turns, streaming, ask, edit, regenerate, stop, reset, rate, comment };
+  return {
+    turns: conversation.turns,
+    streaming,
+    conversation: conversation.ref,
+    ask,
+    edit,
+    regenerate,
+    stop,
+    reset,
+    open: show,
+    rate,
+    comment,
+  };
 }
 
 /** Hands on the latest parts at most once per animation frame: a fast stream renders once a frame. */

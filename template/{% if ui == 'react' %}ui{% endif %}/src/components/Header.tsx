@@ -1,18 +1,21 @@
 import { useEffect, useState } from "react";
 import { getUser, type User } from "../api/client";
 import { applyTheme, nextTheme, storedTheme, type Theme } from "../theme";
-import { MoonIcon, PlusIcon, SunIcon, SystemIcon } from "./Icons";
+import { MoonIcon, PlusIcon, SidebarIcon, SunIcon, SystemIcon } from "./Icons";
 
 interface Props {
   title: string;
+  /** The conversation list: its element id, and whether it is shown. */
+  sidebar: { id: string; open: boolean; toggle(): void };
   canStartOver: boolean;
   onNewChat(): void;
 }
 
 const THEME_ICONS = { system: SystemIcon, light: SunIcon, dark: MoonIcon } as const;
 
-/** The agent's name, who is signed in (when Databricks Apps says), the theme, and New chat. */
-export function Header({ title, canStartOver, onNewChat }: Props) {
+/** The conversation list's toggle, the agent's name, who is signed in (when Databricks Apps says), the
+ * theme, and New chat. */
+export function Header({ title, sidebar, canStartOver, onNewChat }: Props) {
   const [user, setUser] = useState<User>();
   const [theme, setTheme] = useState<Theme>(storedTheme);
   useEffect(() => {
@@ -29,7 +32,20 @@ export function Header({ title, canStartOver, onNewChat }: Props) {
 
   return (
     <header className="header">
-      <h1>{title}</h1>
+      <div className="header-title">
+        <button
+          type="button"
+          className="icon-button"
+          aria-label="Conversations"
+          aria-expanded={sidebar.open}
+          aria-controls={sidebar.id}
+          title={sidebar.open ? "Hide conversations" : "Show conversations"}
+          onClick={sidebar.toggle}
+        >
+          <SidebarIcon />
+        </button>
+        <h1>{title}</h1>
+      </div>
       <div className="header-tools">
         {who && (
           <span className="signed-in" title={user?.email ?? undefined}>

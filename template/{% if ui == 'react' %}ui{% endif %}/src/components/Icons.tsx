@@ -79,3 +79,11 @@ export const ErrorIcon = () =>
     </>,
   );
 export const PlusIcon = () => icon(<path d="M12 5v14M5 12h14" />);
+export const SidebarIcon = () =>
+  icon(
+    <>
+      <rect x="3" y="4" width="18" height="16" rx="2" />
+      <path d="M9 4v16" />
+    </>,
+  );
+export const TrashIcon = () => icon(<path d="M4 7h16M10 11v6M14 11v6M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12M9 7V4h6v3" />);

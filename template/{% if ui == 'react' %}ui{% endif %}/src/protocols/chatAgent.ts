@@ -4,6 +4,7 @@ import type { Turn } from "../types";
 import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const chatAgent: Protocol = {
+  namesStoredConversations: false,
   images: {
     supported: false,
     reason:

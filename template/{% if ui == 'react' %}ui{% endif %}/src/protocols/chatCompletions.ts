@@ -6,6 +6,7 @@ import type { ImageAttachment, Turn } from "../types";
 import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const chatCompletions: Protocol = {
+  namesStoredConversations: false,
   images: { supported: true },
 
   buildRequest(history: Turn[]) {

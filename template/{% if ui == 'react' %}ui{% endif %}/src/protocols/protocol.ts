@@ -8,6 +8,8 @@ export interface Protocol {
   createParser(): StreamParser;
   /** Whether its messages carry images; when not, why (shown to the user). */
   images: { supported: true } | { supported: false; reason: string };
+  /** Whether a request can name a conversation made through the Conversations API (Responses' `conversation`). */
+  namesStoredConversations: boolean;
 }
 
 export interface StreamParser {

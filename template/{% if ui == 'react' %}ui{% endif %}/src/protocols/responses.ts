@@ -5,6 +5,7 @@ import type { ImageAttachment, Turn } from "../types";
 import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const responses: Protocol = {
+  namesStoredConversations: true,
   images: { supported: true },
 
   buildRequest(history: Turn[]) {
