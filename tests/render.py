@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -44,6 +45,12 @@ def run(command: list[str], cwd: Path, timeout: float = 900) -> str:
         f"{' '.join(command)} failed in {cwd}:\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
     )
     return result.stdout
+
+
+def pytest_summary(output: str) -> str:
+    """pytest's summary line (`N passed ...`) in `output`; later lines may come from atexit handlers."""
+    lines = [line for line in output.splitlines() if re.match(r"^=*\s*\d+ (passed|failed)", line)]
+    return lines[-1] if lines else output[-500:]
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from combinations import choices, combinations, combo_id
-from render import app_env, free_port, render, run
+from render import app_env, free_port, pytest_summary, render, run
 
 pytestmark = pytest.mark.slow
 REQUESTS = {
@@ -127,7 +127,7 @@ def check_app(app: Path, answers: dict[str, str], own_tests: list[str] | None = 
     if answers["ui"] == "none" and answers != ANCHOR:  # the anchor ran them all through AGENTS.md
         selection = own_tests if own_tests is not None else own_tests_selection(answers)
         output = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", *selection], app)
-        summary = output.strip().splitlines()[-1]
+        summary = pytest_summary(output)
         assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
 
     with demo_server(app) as url:

@@ -25,6 +25,7 @@ import yaml
 from gitrepo import TemplateRepo, commit_all, conflicts, copier, git, make_template_repo, run
 
 from combinations import ROOT, choices, defaults
+from render import pytest_summary
 
 USER_LINE = 'USER_SETTING = "kept across updates"  # added by the user'
 USER_PROMPT = "You are a terse assistant for the finance team."
@@ -133,7 +134,7 @@ def assert_user_edits_kept(app: Path, *, agent: bool = True, dependency: bool = 
 def assert_app_passes_its_tests(app: Path) -> None:
     run(["uv", "sync", "--quiet"], app, env=app_env())
     output = run(["uv", "run", "--quiet", "pytest", "-q", "-p", "no:cacheprovider"], app, env=app_env())
-    summary = output.strip().splitlines()[-1]
+    summary = pytest_summary(output)
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
 
 
