@@ -164,8 +164,10 @@ def stream(url: str, task_type: str, text: str, timeout: float = CLIENT_TIMEOUT_
                     continue
                 frame = json.loads(data)
                 seen.frames.append(frame)
-                if isinstance(frame.get("error"), dict):
+                if isinstance(frame.get("error"), dict):  # the error frame of the chat task types
                     seen.error_type = frame["error"].get("type")
+                elif frame.get("type") == "error":  # OpenAI's Responses stream: `error`, then `response.failed`
+                    seen.error_type = frame.get("code")
                 seen.text += json.dumps(frame)
                 if stop_after and len(seen.frames) >= stop_after:
                     break
