@@ -44,6 +44,10 @@ def test_no_5xx_and_every_4xx_says_why(task_type: str, tmp_path: Path) -> None:
                 "60",
                 "--suppress-health-check",
                 "all",
+                # Not the coverage phase: schemathesis 4.32 crashes in it on the query parameters of the
+                # store's routes (a hypothesis filter it cannot describe: "Runtime Error", no request sent).
+                "--phases",
+                "examples,fuzzing,stateful",
                 "--no-color",
             ],
             cwd=Path(__file__).parent,
