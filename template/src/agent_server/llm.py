@@ -123,9 +123,16 @@ def databricks_config() -> Config:
 
 def check_reachable(host: str) -> None:
     """Fail in seconds, not minutes, when nothing listens at `host`."""
+    if error := connect_error(host):
+        raise ModelAccessError(f"Cannot reach DATABRICKS_HOST={host} ({error}). {HOW_TO_CONFIGURE}")
+
+
+def connect_error(host: str) -> OSError | None:
+    """Why a TCP connection to `host` (a URL or a bare host name) fails within seconds; None if it opens."""
     url = urlsplit(host if "://" in host else f"https://{host}")
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         socket.create_connection((url.hostname or "", port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
-        raise ModelAccessError(f"Cannot reach DATABRICKS_HOST={host} ({exc}). {HOW_TO_CONFIGURE}") from None
+        return exc
+    return None

@@ -18,19 +18,17 @@ import argparse
 import json
 import logging
 import os
-import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from agent_server import app_config
+from agent_server.llm import connect_error
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.core import Config
 
-CONNECT_TIMEOUT_S = 5.0
 LOGIN_HINT = "run `databricks auth login --host https://<workspace>` then `uv run agent-setup --profile <profile>`"
 
 
@@ -110,12 +108,8 @@ def workspace_config(profile: str | None) -> Config:
 
 
 def check_reachable(host: str) -> None:
-    url = urlsplit(host if "://" in host else f"https://{host}")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        socket.create_connection((url.hostname or "", port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        raise SetupError(f"cannot reach {host} ({exc}): check DATABRICKS_HOST or the profile's host.") from None
+    if error := connect_error(host):
+        raise SetupError(f"cannot reach {host} ({error}): check DATABRICKS_HOST or the profile's host.")
 
 
 def signed_in_user(client: WorkspaceClient) -> str:
