@@ -145,5 +145,13 @@ class AgentUser(HttpUser):
                 return f"not JSON: {data[:200]}"
             # An error frame ({"error": ...}), or OpenAI's Responses failure (`error`, `response.failed`).
             if isinstance(payload, dict) and (payload.get("error") or payload.get("type") in FAILURE_EVENTS):
-                return f"error event: {data[:200]}"
+                return f"error event: {failure_of(payload)}"
         return "the stream ended without data: [DONE]"
+
+
+def failure_of(payload: dict[str, Any]) -> str:
+    """What a failure frame says, without its sequence number, so Locust groups equal failures."""
+    error = payload.get("error") or (payload.get("response") or {}).get("error")
+    if not isinstance(error, dict):
+        return str(error or payload.get("type"))[:200]
+    return json.dumps({key: error[key] for key in ("code", "message") if key in error})[:200]
