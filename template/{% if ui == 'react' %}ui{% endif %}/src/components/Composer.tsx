@@ -1,6 +1,6 @@
 import { useRef, useState, type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, type Ref } from "react";
 import { attachment, IMAGE_TYPES, imageFiles, refusal } from "../images";
-import type { Protocol } from "../protocols";
+import type { Protocol } from "../protocols/protocol";
 import type { ImageAttachment } from "../types";
 import { CloseIcon, ImageIcon, SendIcon, StopIcon } from "./Icons";
 
