@@ -23,7 +23,7 @@ export interface User {
   name: string | null;
 }
 
-/** What one stream frame tells, beyond the task type's own chunks. */
+/** What one stream frame tells: an event of the answer, or its trace id. */
 export type StreamEvent =
   | { kind: "chunk"; chunk: unknown }
   | { kind: "trace"; traceId: string };
@@ -113,14 +113,11 @@ export function errorMessage(frame: unknown): string | undefined {
   return typeof inner === "string" ? inner : JSON.stringify(error);
 }
 
-/** The trace id sent just before `[DONE]`: a bare `{"trace_id": "tr-..."}` frame (Responses), or a
- * last chunk's `custom_outputs.trace_id` (the chat task types, whose parsers need chunk-shaped frames). */
+/** The trace id sent just before `[DONE]`: a bare `{"trace_id": "tr-..."}` frame. */
 export function traceIdOf(frame: unknown): string | undefined {
   if (typeof frame !== "object" || frame === null) return undefined;
-  const { trace_id: traceId, custom_outputs: outputs } = frame as { trace_id?: unknown; custom_outputs?: unknown };
-  if (typeof traceId === "string" && Object.keys(frame).length === 1) return traceId;
-  const nested = (outputs as { trace_id?: unknown } | null | undefined)?.trace_id;
-  return typeof nested === "string" ? nested : undefined;
+  const { trace_id: traceId } = frame as { trace_id?: unknown };
+  return typeof traceId === "string" && Object.keys(frame).length === 1 ? traceId : undefined;
 }
 
 export async function errorOf(response: Response): Promise<AgentError> {
