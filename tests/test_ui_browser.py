@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -66,6 +67,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TASK_TYPES = ["responses", "chat_completions", "chat_agent"]
+QUESTION = {"role": "user", "content": "From another client"}
+OWN_REQUEST = {  # a first question in each task type's own format, for POST /invocations
+    "responses": {"input": [QUESTION]},
+    "chat_completions": {"messages": [QUESTION]},
+    "chat_agent": {"messages": [{**QUESTION, "id": "m1"}]},
+}
 TIMEOUT_MS = 30_000
 # Databricks Apps forwards the signed-in user; the page shows the name and records feedback as the email.
 USER_HEADERS = {"x-forwarded-email": "ann@example.com", "x-forwarded-preferred-username": "Ann Example"}
@@ -618,6 +625,19 @@ def drive_history(page: Page, base: str, project: Path, name: str, user: dict[st
     expect(entries.first).to_contain_text("Paris times")
     expect(sidebar.locator("[aria-current=page]")).to_contain_text("Paris times")
     expect(page.locator("article.user")).to_have_count(2)
+
+    # A conversation another client started on this app's own /invocations is listed, opens, and
+    # continues here (through /responses): one conversation, whichever route each turn took.
+    key = f"other-client-{uuid.uuid4().hex}"
+    status, text, _ = _http(
+        "POST", f"{base}/invocations", {**OWN_REQUEST[name], "context": {"conversation_id": key}}, **user
+    )
+    assert status == 200, text
+    page.reload()
+    sidebar.get_by_role("button", name=re.compile("^From another client")).click()
+    expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
+    assert conversation_id_sent(page, "Continued here") == key
+    expect(finished(page, 1)).to_contain_text("Turn 2: current_time returned")
 
 
 class CuttableProxy(socketserver.ThreadingTCPServer):
