@@ -2,7 +2,7 @@
 // reload resumes it: the response that runs it on the server, the conversation, and where its question
 // sits in it. Its text is not kept: after a reload the page reads the answer's events again from the
 // first one (the server keeps them all), which rebuilds exactly what was shown.
-import { type ConversationRef } from "./memory";
+import type { ConversationRef } from "./memory";
 
 export interface PendingAnswer {
   responseId: string;
@@ -12,17 +12,17 @@ export interface PendingAnswer {
 }
 
 const KEY = "agent-chat:pending-answer";
-type Storage_ = Pick<Storage, "getItem" | "setItem" | "removeItem">;
+type KeptIn = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
-export function keepPending(answer: PendingAnswer, storage: Storage_ = sessionStorage): void {
+export function keepPending(answer: PendingAnswer, storage: KeptIn = sessionStorage): void {
   storage.setItem(KEY, JSON.stringify(answer));
 }
 
-export function forgetPending(responseId: string, storage: Storage_ = sessionStorage): void {
+export function forgetPending(responseId: string, storage: KeptIn = sessionStorage): void {
   if (readPending(storage)?.responseId === responseId) storage.removeItem(KEY);
 }
 
-export function readPending(storage: Storage_ = sessionStorage): PendingAnswer | undefined {
+export function readPending(storage: KeptIn = sessionStorage): PendingAnswer | undefined {
   try {
     const kept = JSON.parse(storage.getItem(KEY) ?? "null") as Partial<PendingAnswer> | null;
     const ref = kept?.ref;

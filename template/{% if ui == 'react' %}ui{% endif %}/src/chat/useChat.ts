@@ -160,8 +160,9 @@ export function useChat(options: ChatOptions = {}): Chat {
         const pending = readPending();
         if (!pending || !sameRef(pending.ref, kept.ref)) return showNow(kept);
         const [question] = itemsToTurns([await transport.question(pending.responseId).catch(() => undefined)]);
-        if (question?.role !== "user" || current.current.turns.length) {
-          forgetPending(pending.responseId);
+        if (current.current.turns.length) return; // something else is shown meanwhile
+        if (question?.role !== "user") {
+          forgetPending(pending.responseId); // deleted meanwhile
           return showNow(kept);
         }
         const answerId = newId();
@@ -186,6 +187,7 @@ export function useChat(options: ChatOptions = {}): Chat {
       const ref = refFor(before, history, asking);
       if (ref !== before) {
         showNow({ ...current.current, ref });
+        save(); // a reload reopens the new conversation
         if (before.kind === "client") events.current.onRestarted?.(before);
       }
       const body = requestFor(history, ref);
