@@ -695,7 +695,8 @@ SLOW_ANSWER = "Turn 1: " + " ".join(f"word{i}" for i in range(1, 31)) + "."  # t
 
 def test_answers_survive(app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest) -> None:
     """An answer runs on the server: a cut connection resumes where it stopped and a reload mid-answer
-    resumes it, with no text lost or doubled; a finished answer reloads from the conversation."""
+    resumes it, with no text lost or doubled; a finished answer reloads from the conversation; Stop
+    after a reload cancels the resumed answer on the server."""
     base, project = app
     expect.set_options(timeout=TIMEOUT_MS)
     proxy = CuttableProxy(int(base.rsplit(":", 1)[1]))
@@ -752,6 +753,17 @@ def drive_survival(page: Page, proxy: CuttableProxy, base: str, user: dict[str, 
     status, items, _ = _http("GET", f"{base}/conversations/{listed['id']}/items?order=asc&limit=100", **user)
     questions = [i["content"][0]["text"] for i in json.loads(items)["data"] if i.get("role") == "user"]
     assert status == 200 and questions == ["Cut me off standin:slow", "Reload me standin:slow"], questions
+
+    # Stop after a reload: the resumed answer is cancelled on the server.
+    ask(page, "Stop me standin:slow")
+    expect(answers(page).nth(2)).to_contain_text("word1")
+    page.reload()
+    expect(answers(page).nth(2)).to_contain_text("word3")
+    with page.expect_response(lambda r: r.url.endswith("/cancel")) as cancelled:
+        page.get_by_role("button", name="Stop").click()
+    assert cancelled.value.json()["status"] == "cancelled", cancelled.value.text()
+    expect(answers(page).nth(2)).to_contain_text("Stopped.")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
 
 
 def send_images(page: Page, name: str) -> None:
