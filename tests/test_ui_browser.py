@@ -3,11 +3,13 @@
 Each case renders the template with `ui=react`, builds the UI (`npm ci && npm run build`), runs
 `uv run agent-server --demo` (the offline stand-in workspace) and drives the page in headless
 Debian Chromium through Python Playwright, as a user would: suggested prompts, tool steps, reasoning,
-a highlighted code block copied to the clipboard, images attached and pasted (or the clear refusal
-of a ChatAgent app), edit and resend, regenerate, Stop, an injected error, feedback with a comment,
-New chat; a phone-sized screen, the theme toggle, keyboard-only use and an axe-core check (zero
-serious or critical violations) in each state; the JS bundle against its budget and the time to a
-first answer on a throttled phone (figures printed and written to tests/artifacts/).
+a highlighted code block copied to the clipboard, images attached and pasted, edit and resend,
+regenerate, Stop (cancelled on the server), an injected error, feedback with a comment, New chat;
+conversations listed, reopened, renamed and deleted; answers that survive a cut connection and a
+reload (the page answers through background responses in every task type); a phone-sized screen,
+the theme toggle, keyboard-only use and an axe-core check (zero serious or critical violations) in
+each state; the JS bundle against its budget and the time to a first answer on a throttled phone
+(figures printed and written to tests/artifacts/).
 
 Needs `node`/`npm`, `uv`, `/usr/bin/chromium` (`apt-get install chromium`) and `playwright`
 (`pip install playwright`; never `playwright install`). Missing tools skip the tests locally and
@@ -18,18 +20,23 @@ docs/screenshot-chat.png (the README's picture).
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import json
 import os
 import re
 import shutil
+import socket
+import socketserver
 import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -60,7 +67,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TASK_TYPES = ["responses", "chat_completions", "chat_agent"]
-TAKES_IMAGES = {"responses", "chat_completions"}
+QUESTION = {"role": "user", "content": "From another client"}
+OWN_REQUEST = {  # a first question in each task type's own format, for POST /invocations
+    "responses": {"input": [QUESTION]},
+    "chat_completions": {"messages": [QUESTION]},
+    "chat_agent": {"messages": [{**QUESTION, "id": "m1"}]},
+}
 TIMEOUT_MS = 30_000
 # Databricks Apps forwards the signed-in user; the page shows the name and records feedback as the email.
 USER_HEADERS = {"x-forwarded-email": "ann@example.com", "x-forwarded-preferred-username": "Ann Example"}
@@ -421,11 +433,8 @@ def drive_chat(page: Page, base: str, project: Path, name: str) -> None:
         shutil.copyfile(shot, README_SCREENSHOT)
     page.set_viewport_size(DESKTOP["viewport"])
 
-    # Images: attached and pasted, or refused with the reason.
-    if name in TAKES_IMAGES:
-        send_images(page, name)
-    else:
-        refuse_images(page)
+    # Images: attached and pasted (every task type: the page speaks Responses to each).
+    send_images(page, name)
 
     # Regenerate the last answer: it is replaced, the conversation keeps its length.
     count = answers(page).count()
@@ -443,10 +452,15 @@ def drive_chat(page: Page, base: str, project: Path, name: str) -> None:
     expect(page.locator("article.user").first).to_contain_text("What time is it in Paris?")
     expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
 
-    # Stop: a slow answer stops growing and can be retried.
+    # Stop: a slow answer stops growing, is cancelled on the server, and can be retried.
     ask(page, "Tell me slowly standin:slow")
     expect(answers(page).nth(1)).to_contain_text("Turn 2")
-    page.get_by_role("button", name="Stop").click()
+    with page.expect_response(lambda r: r.url.endswith("/cancel")) as cancelled:
+        page.get_by_role("button", name="Stop").click()
+    assert cancelled.value.status == 200 and cancelled.value.json()["status"] == "cancelled", cancelled.value.text()
+    response_id = cancelled.value.json()["id"]
+    status, stored, _ = _http("GET", f"{base}/responses/{response_id}", **USER_HEADERS)
+    assert status == 200 and json.loads(stored)["status"] == "cancelled", stored
     expect(answers(page).nth(1)).to_contain_text("Stopped.")
     stopped = answers(page).nth(1).inner_text()
     page.wait_for_timeout(1000)
@@ -490,7 +504,7 @@ def test_conversation_history(app: tuple[str, Path], browser: Browser, request: 
 
 def conversation_id_sent(page: Page, question: str) -> str:
     """Ask `question`; the conversation id its request named (`context.conversation_id`)."""
-    with page.expect_request(lambda r: r.url.endswith("/invocations")) as posted:
+    with page.expect_request(lambda r: r.url.endswith("/responses")) as posted:
         ask(page, question)
     sent = posted.value.post_data_json
     assert isinstance(sent.get("context"), dict), sent
@@ -584,6 +598,173 @@ def drive_history(page: Page, base: str, project: Path, name: str, user: dict[st
     expect(page.locator("article.user").first).to_contain_text("Second chat: and in Paris?")
     expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
 
+    # Rename, from the keyboard: Escape cancels, Enter saves; the title survives a reload and later answers.
+    page.set_viewport_size(DESKTOP["viewport"])
+    rename = sidebar.get_by_role("button", name="Rename “Second chat: and in Paris?”")
+    rename.focus()
+    page.keyboard.press("Enter")
+    field = sidebar.get_by_role("textbox", name="Rename “Second chat: and in Paris?”")
+    expect(field).to_be_focused()
+    page.keyboard.type("Not kept")
+    page.keyboard.press("Escape")
+    expect(field).to_have_count(0)
+    expect(rename).to_be_focused()
+    expect(sidebar).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(field).to_have_value("Second chat: and in Paris?")
+    page.keyboard.type("Paris times")
+    with page.expect_response(lambda r: r.request.method == "POST" and "/conversations/" in r.url) as renamed:
+        page.keyboard.press("Enter")
+    assert renamed.value.status == 200 and renamed.value.json()["title"] == "Paris times", renamed.value.text()
+    expect(entries.first).to_contain_text("Paris times")
+    expect(sidebar.get_by_role("button", name="Rename “Paris times”")).to_be_focused()
+    axe_check(page, project, "sidebar after a rename")
+    ask(page, "And later?")
+    expect(finished(page, 1)).to_contain_text("Turn 2:")
+    page.reload()
+    expect(entries.first).to_contain_text("Paris times")
+    expect(sidebar.locator("[aria-current=page]")).to_contain_text("Paris times")
+    expect(page.locator("article.user")).to_have_count(2)
+
+    # A conversation another client started on this app's own /invocations is listed, opens, and
+    # continues here (through /responses): one conversation, whichever route each turn took.
+    key = f"other-client-{uuid.uuid4().hex}"
+    status, text, _ = _http(
+        "POST", f"{base}/invocations", {**OWN_REQUEST[name], "context": {"conversation_id": key}}, **user
+    )
+    assert status == 200, text
+    page.reload()
+    sidebar.get_by_role("button", name=re.compile("^From another client")).click()
+    expect(finished(page, 0)).to_contain_text("Turn 1: current_time returned")
+    assert conversation_id_sent(page, "Continued here") == key
+    expect(finished(page, 1)).to_contain_text("Turn 2: current_time returned")
+
+
+class CuttableProxy(socketserver.ThreadingTCPServer):
+    """A TCP proxy in front of the app whose open connections the test can cut, as a network does."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Relay)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def cut(self) -> int:
+        """Closes every open connection (both sides); the number cut."""
+        with self.lock:
+            cut, self.open = list(self.open), set()
+        for conn in cut:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+        return len(cut) // 2
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    server: CuttableProxy
+
+    def handle(self) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.server.target))
+        with self.server.lock:
+            self.server.open |= {self.request, upstream}
+        pump = threading.Thread(target=_pipe, args=(upstream, self.request), daemon=True)
+        pump.start()
+        _pipe(self.request, upstream)
+        pump.join()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    for conn in (source, sink):
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+
+
+SLOW_ANSWER = "Turn 1: " + " ".join(f"word{i}" for i in range(1, 31)) + "."  # the stand-in's, 0.3 s a word
+
+
+def test_answers_survive(app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest) -> None:
+    """An answer runs on the server: a cut connection resumes where it stopped and a reload mid-answer
+    resumes it, with no text lost or doubled; a finished answer reloads from the conversation; Stop
+    after a reload cancels the resumed answer on the server."""
+    base, project = app
+    expect.set_options(timeout=TIMEOUT_MS)
+    proxy = CuttableProxy(int(base.rsplit(":", 1)[1]))
+    problems: list[str] = []
+    context, page = new_page(browser, proxy.base, problems, **DESKTOP)
+    user = {"x-forwarded-email": f"survive-{task_of(request)}@example.com"}
+    context.set_extra_http_headers(user)
+    try:
+        drive_survival(page, proxy, base, user)
+    except Exception:
+        print((project / "agent-server.log").read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        context.close()
+        proxy.shutdown()
+        proxy.server_close()
+    # The cut connection's failed read is logged by the browser; nothing else may be.
+    assert not [p for p in problems if "net::ERR_" not in p], "\n".join(problems)
+
+
+def drive_survival(page: Page, proxy: CuttableProxy, base: str, user: dict[str, str]) -> None:
+    page.goto(proxy.base)
+    resumed: list[str] = []
+    page.on("request", lambda r: "starting_after=" in r.url and resumed.append(r.url))
+
+    # The connection is cut mid-answer: the page reconnects and reads on from the last event it had.
+    ask(page, "Cut me off standin:slow")
+    answer = answers(page).first
+    expect(answer).to_contain_text("word3")
+    assert proxy.cut() >= 1
+    expect(answer.get_by_role("button", name="Copy answer")).to_be_visible()
+    expect(answer.locator(".markdown").last).to_have_text(SLOW_ANSWER)  # every word once
+    after = [int(url.rsplit("=", 1)[1]) for url in resumed]
+    assert after and after[0] >= 0, resumed  # from where it was, not from the start
+
+    # A reload mid-answer: the page shows the question again and resumes the answer from the server.
+    resumed.clear()
+    ask(page, "Reload me standin:slow")
+    expect(answers(page).nth(1)).to_contain_text("word3")
+    page.reload()
+    expect(page.locator("article.user")).to_have_count(2)
+    expect(page.locator("article.user").nth(1)).to_contain_text("Reload me standin:slow")
+    answer = answers(page).nth(1)
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()  # still running
+    expect(answer.get_by_role("button", name="Copy answer")).to_be_visible()
+    expect(answer.locator(".markdown").last).to_have_text(SLOW_ANSWER.replace("Turn 1", "Turn 2"))
+    assert resumed and resumed[0].endswith("starting_after=-1"), resumed  # the answer read again from its start
+
+    # Finished: a reload shows it from the conversation, and the server kept each turn once.
+    page.reload()
+    expect(page.locator("article.user")).to_have_count(2)
+    expect(answers(page).nth(1).locator(".markdown").last).to_have_text(SLOW_ANSWER.replace("Turn 1", "Turn 2"))
+    [listed] = json.loads(_http("GET", f"{base}/conversations", **user)[1])["data"]
+    status, items, _ = _http("GET", f"{base}/conversations/{listed['id']}/items?order=asc&limit=100", **user)
+    questions = [i["content"][0]["text"] for i in json.loads(items)["data"] if i.get("role") == "user"]
+    assert status == 200 and questions == ["Cut me off standin:slow", "Reload me standin:slow"], questions
+
+    # Stop after a reload: the resumed answer is cancelled on the server.
+    ask(page, "Stop me standin:slow")
+    expect(answers(page).nth(2)).to_contain_text("word1")
+    page.reload()
+    expect(answers(page).nth(2)).to_contain_text("word3")
+    with page.expect_response(lambda r: r.url.endswith("/cancel")) as cancelled:
+        page.get_by_role("button", name="Stop").click()
+    assert cancelled.value.json()["status"] == "cancelled", cancelled.value.text()
+    expect(answers(page).nth(2)).to_contain_text("Stopped.")
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+
 
 def send_images(page: Page, name: str) -> None:
     """A large image attached (scaled down and re-encoded in the browser) and a small one pasted; a
@@ -607,7 +788,7 @@ def send_images(page: Page, name: str) -> None:
     expect(attached.get_by_role("img")).to_have_count(2)
     expect(attached.get_by_role("button", name="Remove image 2: pasted.png")).to_be_visible()
     screenshot(page, f"chat-{name}-images")
-    with page.expect_request(lambda r: r.url.endswith("/invocations")) as posted:
+    with page.expect_request(lambda r: r.url.endswith("/responses")) as posted:
         ask(page, "What is in these pictures?")
     body = json.dumps(posted.value.post_data_json)
     urls = re.findall(r'"(data:image/[a-z]+;base64,[^"]+)"', body)
@@ -617,26 +798,6 @@ def send_images(page: Page, name: str) -> None:
     expect(answer).to_contain_text("I saw 2 images.")
     expect(page.locator("article.user").last.get_by_role("img")).to_have_count(2)
     expect(page.get_by_role("list", name="Attached images")).to_have_count(0)
-
-
-def refuse_images(page: Page) -> None:
-    """ChatAgent messages carry text only: the page says so when an image is attached or pasted."""
-    before = answers(page).count()
-    page.get_by_role("button", name="Attach images").click()
-    expect(page.get_by_role("alert")).to_contain_text(
-        "MLflow ChatAgent (agent/v2/chat), whose messages carry text only"
-    )
-    page.get_by_role("button", name="Dismiss").click()
-    page.get_by_label("Message", exact=True).evaluate(
-        """box => {
-            const files = new DataTransfer();
-            files.items.add(new File([new Uint8Array([137, 80, 78, 71])], "pasted.png", {type: "image/png"}));
-            box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: files, bubbles: true, cancelable: true}));
-        }"""
-    )
-    expect(page.get_by_role("alert")).to_contain_text("images cannot be sent to it")
-    expect(page.get_by_role("list", name="Attached images")).to_have_count(0)
-    expect(answers(page)).to_have_count(before)
 
 
 def drive_phone(page: Page, base: str, project: Path, name: str) -> None:

@@ -10,11 +10,12 @@ import { EmptyState } from "./components/EmptyState";
 import { Header } from "./components/Header";
 import { MessageList } from "./components/MessageList";
 import { Sidebar } from "./components/Sidebar";
-import { protocolFor, type Protocol } from "./protocols";
+import type { Protocol } from "./protocols/protocol";
+import { responses } from "./protocols/responses";
 import { markdownRenderer } from "./renderer";
 import { useNarrow } from "./useNarrow";
 
-type Agent = { info: AgentInfo; protocol: Protocol } | { error: string } | undefined;
+type Agent = { info: AgentInfo } | { error: string } | undefined;
 
 const NO_IMAGES_YET: Protocol["images"] = { supported: false, reason: "The agent is not connected yet." };
 const SIDEBAR_ID = "conversations";
@@ -22,9 +23,9 @@ const store = new ServerConversationStore();
 
 export function App() {
   const [agent, setAgent] = useState<Agent>();
-  const ready = agent && "protocol" in agent ? agent : undefined;
+  const ready = agent && "info" in agent ? agent : undefined;
   const conversations = useConversations();
-  const chat = useChat(ready?.protocol, {
+  const chat = useChat({
     store,
     onAnswered: conversations.refresh,
     onRestarted: conversations.forget,
@@ -37,11 +38,11 @@ export function App() {
   useEffect(() => setSidebarOpen(!narrow), [narrow]);
   const [opening, setOpening] = useState<{ id: string; error?: string }>();
 
-  // The task type decides how the UI talks to the agent.
+  // What the agent is (its name, prompts and tools); the page speaks Responses to every task type.
   const load = useCallback(() => {
     setAgent(undefined);
     getAgentInfo()
-      .then((info) => setAgent({ info, protocol: protocolFor(info.task_type) }))
+      .then((info) => setAgent({ info }))
       .catch((error: unknown) => setAgent({ error: error instanceof Error ? error.message : String(error) }));
   }, []);
   useEffect(load, [load]);
@@ -141,7 +142,7 @@ export function App() {
           ref={input}
           disabled={!ready}
           streaming={chat.streaming}
-          images={ready?.protocol.images ?? NO_IMAGES_YET}
+          images={ready ? responses.images : NO_IMAGES_YET}
           onSend={chat.ask}
           onStop={chat.stop}
         />

@@ -23,10 +23,7 @@ export interface User {
   name: string | null;
 }
 
-/** An error to show in the conversation. */
-export class AgentError extends Error {}
-
-/** What one stream frame tells, beyond the task type's own chunks. */
+/** What one stream frame tells: an event of the answer, or its trace id. */
 export type StreamEvent =
   | { kind: "chunk"; chunk: unknown }
   | { kind: "trace"; traceId: string };
@@ -43,20 +40,25 @@ export async function getUser(): Promise<User> {
   return (await response.json()) as User;
 }
 
-/** Posts a streaming request to `path` and yields its frames until `[DONE]`; throws AgentError on failure. */
-export async function* streamInvocation(
-  body: Record<string, unknown>,
-  signal: AbortSignal,
-  path = "/invocations",
-): AsyncGenerator<StreamEvent> {
+/** An error of the server's answer: `status` is its HTTP status (none for an error frame). */
+export class AgentError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The connection ended before the answer did (no `[DONE]`): the answer may go on on the server. */
+export class ConnectionLost extends AgentError {}
+
+/** Sends a request for a stream of frames to `path` and yields them until `[DONE]`; throws AgentError
+ * on an error frame or answer, ConnectionLost when the stream ends early. */
+export async function* streamFrames(path: string, init: RequestInit, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   const response = await fetch(path, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "text/event-stream",
-      "x-mlflow-return-trace-id": "true",
-    },
-    body: JSON.stringify(body),
+    ...init,
+    headers: { ...init.headers, accept: "text/event-stream", "x-mlflow-return-trace-id": "true" },
     signal,
   });
   if (!response.ok || !response.body) throw await errorOf(response);
@@ -74,7 +76,7 @@ export async function* streamInvocation(
     const traceId = traceIdOf(frame);
     yield traceId ? { kind: "trace", traceId } : { kind: "chunk", chunk: frame };
   }
-  throw new AgentError("The connection closed before the answer was complete.");
+  throw new ConnectionLost("The connection closed before the answer was complete.");
 }
 
 export interface FeedbackSent {
@@ -111,19 +113,19 @@ export function errorMessage(frame: unknown): string | undefined {
   return typeof inner === "string" ? inner : JSON.stringify(error);
 }
 
-/** The trace id sent just before `[DONE]`: a bare `{"trace_id": "tr-..."}` frame (Responses), or a
- * last chunk's `custom_outputs.trace_id` (the chat task types, whose parsers need chunk-shaped frames). */
+/** The trace id sent just before `[DONE]`: a bare `{"trace_id": "tr-..."}` frame. */
 export function traceIdOf(frame: unknown): string | undefined {
   if (typeof frame !== "object" || frame === null) return undefined;
-  const { trace_id: traceId, custom_outputs: outputs } = frame as { trace_id?: unknown; custom_outputs?: unknown };
-  if (typeof traceId === "string" && Object.keys(frame).length === 1) return traceId;
-  const nested = (outputs as { trace_id?: unknown } | null | undefined)?.trace_id;
-  return typeof nested === "string" ? nested : undefined;
+  const { trace_id: traceId } = frame as { trace_id?: unknown };
+  return typeof traceId === "string" && Object.keys(frame).length === 1 ? traceId : undefined;
 }
 
-async function errorOf(response: Response): Promise<AgentError> {
+export async function errorOf(response: Response): Promise<AgentError> {
   if (response.status === 413) {
-    return new AgentError("The question is too large for the server: send fewer or smaller images, or start a new chat.");
+    return new AgentError(
+      "The question is too large for the server: send fewer or smaller images, or start a new chat.",
+      413,
+    );
   }
   const text = await response.text().catch(() => "");
   let message: string | undefined;
@@ -133,7 +135,8 @@ async function errorOf(response: Response): Promise<AgentError> {
   } catch {
     message = undefined;
   }
-  return new AgentError(message ?? `The server answered ${response.status} ${response.statusText} ${text.slice(0, 200)}`.trim());
+  const described = message ?? `The server answered ${response.status} ${response.statusText} ${text.slice(0, 200)}`;
+  return new AgentError(described.trim(), response.status);
 }
 
 /** FastAPI's own errors: `{"detail": "..."}` or a list of validation errors. */

@@ -1,5 +1,5 @@
 // The server's conversation store (agent_server.routes.conversations): the signed-in user's
-// conversations, their items, and deleting one. Only this user's conversations are ever listed.
+// conversations, their items, renaming and deleting one. Only this user's conversations are ever listed.
 import { AgentError } from "./client";
 
 /** One entry of `GET /conversations` (times in seconds since the epoch). */
@@ -57,6 +57,17 @@ export async function listItems(id: string): Promise<unknown[]> {
 export async function deleteConversation(id: string): Promise<void> {
   const response = await fetch(`/conversations/${encodeURIComponent(id)}`, { method: "DELETE" });
   if (!response.ok && response.status !== 404) throw await failure(response, "delete the conversation");
+}
+
+/** Gives the conversation a title of the user's choosing (kept: later answers do not change it). */
+export async function renameConversation(id: string, title: string): Promise<ConversationSummary> {
+  const response = await fetch(`/conversations/${encodeURIComponent(id)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ title }),
+  });
+  if (!response.ok) throw await failure(response, "rename the conversation");
+  return (await response.json()) as ConversationSummary;
 }
 
 async function getJson(path: string): Promise<unknown> {

@@ -17,6 +17,9 @@ export type Change =
   | { type: "edit"; questionId: string; text: string; answerId: string }
   /** The last answer asked again. */
   | { type: "regenerate"; answerId: string }
+  /** An answer still running on the server, shown again (after a reload): its question, put back where it
+   * was asked (what followed it is dropped: the server is answering it anew), and the answer so far. */
+  | { type: "resume"; question: UserTurn; questionIndex: number; answerId: string }
   /** An answer's progress: its parts, status, error, trace id or feedback. */
   | { type: "answer"; answerId: string; patch: Partial<AssistantTurn> };
 
@@ -42,6 +45,11 @@ export function change(turns: Turn[], action: Change): Turn[] {
       const last = turns[turns.length - 1];
       if (last?.role !== "assistant") return turns;
       return [...turns.slice(0, -1), newAnswer(action.answerId)];
+    }
+    case "resume": {
+      let questions = 0;
+      const at = turns.findIndex((t) => t.role === "user" && questions++ === action.questionIndex);
+      return [...(at < 0 ? turns : turns.slice(0, at)), action.question, newAnswer(action.answerId)];
     }
     case "answer":
       return turns.map((t) => (t.id === action.answerId && t.role === "assistant" ? { ...t, ...action.patch } : t));

@@ -1,16 +1,21 @@
 // The conversation on the page: ask, edit, regenerate, stop, new chat, open another, and feedback.
-// Answers stream through an AnswerTransport; the conversation is kept by a ConversationStore (both
-// swappable); each request names the conversation so the server remembers it (./memory.ts).
+// Answers run on the server as background responses and stream through an AnswerTransport; the one in
+// flight is noted per tab (./pending.ts), so a reload resumes it. The conversation is kept by a
+// ConversationStore (both swappable); each request names the conversation so the server remembers it
+// (./memory.ts).
 import { useCallback, useEffect, useRef, useState } from "react";
-import { sendFeedback } from "../api/client";
+import { sendFeedback, type StreamEvent } from "../api/client";
+import { AnswerCancelled, Disconnected } from "../api/responses";
 import { newId } from "../ids";
 import { MAX_REQUEST_BYTES, megabytes } from "../images";
-import type { Protocol } from "../protocols";
+import { responses } from "../protocols/responses";
 import type { AssistantTurn, Feedback, ImageAttachment, Part, Turn } from "../types";
 import { change, historyBefore, isStreaming, newQuestion, type Change, type Conversation } from "./conversation";
-import { refFor, requestFor, type Asking, type ConversationRef } from "./memory";
+import { itemsToTurns } from "./items";
+import { refFor, requestFor, sameRef, type Asking, type ConversationRef } from "./memory";
+import { forgetPending, keepPending, readPending, type PendingAnswer } from "./pending";
 import { ServerConversationStore, type ConversationStore } from "./store";
-import { invocations, type AnswerTransport } from "./transport";
+import { backgroundResponses, type AnswerTransport } from "./transport";
 
 export interface Chat {
   turns: Turn[];
@@ -20,6 +25,7 @@ export interface Chat {
   ask(text: string, images?: ImageAttachment[]): void;
   edit(questionId: string, text: string): void;
   regenerate(): void;
+  /** Stops the answer in flight, on the server too. */
   stop(): void;
   reset(): void;
   /** Shows `conversation` (e.g. one from the list) and continues it; stops any answer in flight. */
@@ -38,60 +44,86 @@ export interface ChatOptions {
   onRestarted?(previous: ConversationRef): void;
 }
 
+/** The answer being read: the response that runs it, once the server has named it. */
+interface Running {
+  answerId: string;
+  reading: AbortController;
+  responseId?: string;
+  /** Stop was asked: the response is cancelled as soon as it has an id. */
+  stopping: boolean;
+  /** The page goes away: the answer goes on on the server, for a reload to resume. */
+  leaving: boolean;
+}
+
+/** How long Stop waits for the server to name a response it has just been asked for. */
+const STOP_WAIT_MS = 3000;
 const defaultStore = new ServerConversationStore();
 
-export function useChat(protocol: Protocol | undefined, options: ChatOptions = {}): Chat {
+export function useChat(options: ChatOptions = {}): Chat {
   const store = options.store ?? defaultStore;
-  const transport = options.transport ?? invocations;
+  const transport = options.transport ?? backgroundResponses;
   const events = useRef(options);
   events.current = options;
   const [conversation, setConversation] = useState<Conversation>(() => store.create());
   const current = useRef(conversation); // the latest state, for callbacks that outlive a render
-  const controller = useRef<AbortController | null>(null);
+  const running = useRef<Running | null>(null);
   const streaming = isStreaming(conversation.turns);
 
-  const apply = useCallback((action: Change) => {
-    const next = { ...current.current, turns: change(current.current.turns, action) };
+  const showNow = useCallback((next: Conversation) => {
     current.current = next;
     setConversation(next);
   }, []);
+  const apply = useCallback(
+    (action: Change) => showNow({ ...current.current, turns: change(current.current.turns, action) }),
+    [showNow],
+  );
   const save = useCallback(() => void store.save(current.current).catch(() => undefined), [store]);
 
-  // Reopen the store's current conversation; stop any stream when the page goes away.
-  useEffect(() => {
-    void store.current().then((kept) => {
-      if (kept && current.current.turns.length === 0) {
-        current.current = kept;
-        setConversation(kept);
+  /** Stops `answer` on the server (once it has an id) and stops reading it. */
+  const cancel = useCallback(
+    (answer: Running) => {
+      answer.stopping = true;
+      const id = answer.responseId;
+      if (id === undefined) {
+        setTimeout(() => answer.reading.abort(), STOP_WAIT_MS); // never named: stop reading anyway
+        return;
       }
-    }, () => undefined); // not reopened: the page starts a new conversation
-    return () => controller.current?.abort();
-  }, [store]);
+      answer.reading.abort();
+      transport.cancel(id).catch((error: unknown) => {
+        const message = `Could not stop the answer on the server: ${messageOf(error)}`;
+        apply({ type: "answer", answerId: answer.answerId, patch: { status: "error", error: message } });
+      });
+    },
+    [apply, transport],
+  );
 
-  const run = useCallback(
-    async (answerId: string, asking: Asking) => {
-      if (!protocol) return;
+  /** Reads answer `answerId` from `open` into the conversation, until it ends, fails or is stopped. */
+  const follow = useCallback(
+    async (
+      answerId: string,
+      ref: ConversationRef,
+      open: (signal: AbortSignal, onStarted: (id: string) => void) => AsyncIterable<StreamEvent>,
+      pending: Omit<PendingAnswer, "responseId"> | PendingAnswer,
+    ) => {
       const patch = (p: Partial<AssistantTurn>) => apply({ type: "answer", answerId, patch: p });
-      const history = historyBefore(current.current.turns, answerId);
-      const before = current.current.ref;
-      const ref = refFor(before, history, asking, protocol);
-      if (ref !== before) {
-        current.current = { ...current.current, ref };
-        setConversation(current.current);
-        if (before.kind === "client") events.current.onRestarted?.(before);
-      }
-      const body = requestFor(protocol, history, ref);
-      const size = new Blob([JSON.stringify(body)]).size;
-      if (size > MAX_REQUEST_BYTES) {
-        patch({ status: "error", error: tooLarge(size) });
-        return save();
-      }
-      const abort = new AbortController();
-      controller.current = abort;
-      const parser = protocol.createParser();
+      const answer: Running = {
+        answerId,
+        reading: new AbortController(),
+        responseId: "responseId" in pending ? pending.responseId : undefined,
+        stopping: false,
+        leaving: false,
+      };
+      running.current = answer;
+      const started = (responseId: string) => {
+        answer.responseId = responseId;
+        keepPending({ ...pending, responseId });
+        if (answer.stopping) cancel(answer);
+      };
+      const parser = responses.createParser();
       const frames = new FrameBatcher((parts) => patch({ parts }));
+      let resumable = false; // the answer goes on on the server: a reload resumes it
       try {
-        for await (const event of transport.stream(body, abort.signal)) {
+        for await (const event of open(answer.reading.signal, started)) {
           if (event.kind === "trace") {
             patch({ traceId: event.traceId });
           } else {
@@ -103,15 +135,71 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
         patch({ status: "done" });
       } catch (error) {
         frames.flush();
-        if (abort.signal.aborted) patch({ status: "stopped" });
+        resumable = answer.leaving || (error instanceof Disconnected && !answer.stopping);
+        if (answer.leaving) return;
+        if (answer.stopping || error instanceof AnswerCancelled) patch({ status: "stopped" });
         else patch({ status: "error", error: messageOf(error) });
       } finally {
-        if (controller.current === abort) controller.current = null;
-        save();
-        events.current.onAnswered?.(ref);
+        if (running.current === answer) running.current = null;
+        if (!resumable && answer.responseId) forgetPending(answer.responseId);
+        if (!answer.leaving) {
+          save();
+          events.current.onAnswered?.(ref);
+        }
       }
     },
-    [apply, protocol, save, transport],
+    [apply, cancel, save],
+  );
+
+  // Reopen the store's current conversation, and resume its answer if one was running; when the page
+  // goes away, stop reading (the answer itself goes on, for the next page load).
+  useEffect(() => {
+    void store.current().then(
+      async (kept) => {
+        if (!kept || current.current.turns.length) return;
+        const pending = readPending();
+        if (!pending || !sameRef(pending.ref, kept.ref)) return showNow(kept);
+        const [question] = itemsToTurns([await transport.question(pending.responseId).catch(() => undefined)]);
+        if (current.current.turns.length) return; // something else is shown meanwhile
+        if (question?.role !== "user") {
+          forgetPending(pending.responseId); // deleted meanwhile
+          return showNow(kept);
+        }
+        const answerId = newId();
+        showNow(kept);
+        apply({ type: "resume", question, questionIndex: pending.questionIndex, answerId });
+        const { responseId } = pending;
+        void follow(answerId, kept.ref, (signal) => transport.resume(responseId, signal), pending);
+      },
+      () => undefined, // not reopened: the page starts a new conversation
+    );
+    return () => {
+      if (!running.current) return;
+      running.current.leaving = true;
+      running.current.reading.abort();
+    };
+  }, [apply, follow, showNow, store, transport]);
+
+  const run = useCallback(
+    async (answerId: string, asking: Asking) => {
+      const history = historyBefore(current.current.turns, answerId);
+      const before = current.current.ref;
+      const ref = refFor(before, history, asking);
+      if (ref !== before) {
+        showNow({ ...current.current, ref });
+        save(); // a reload reopens the new conversation
+        if (before.kind === "client") events.current.onRestarted?.(before);
+      }
+      const body = requestFor(history, ref);
+      const size = new Blob([JSON.stringify(body)]).size;
+      if (size > MAX_REQUEST_BYTES) {
+        apply({ type: "answer", answerId, patch: { status: "error", error: tooLarge(size) } });
+        return save();
+      }
+      const questionIndex = history.filter((turn) => turn.role === "user").length - 1;
+      await follow(answerId, ref, (signal, started) => transport.start(body, signal, started), { ref, questionIndex });
+    },
+    [apply, follow, save, showNow, transport],
   );
 
   const ask = useCallback(
@@ -143,16 +231,17 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
     void run(answerId, "regenerate");
   }, [apply, run]);
 
-  const stop = useCallback(() => controller.current?.abort(), []);
+  const stop = useCallback(() => {
+    if (running.current) cancel(running.current);
+  }, [cancel]);
 
   const show = useCallback(
     (next: Conversation) => {
-      controller.current?.abort();
-      current.current = next;
-      setConversation(next);
+      if (running.current) cancel(running.current);
+      showNow(next);
       void store.save(next).catch(() => undefined);
     },
-    [store],
+    [cancel, showNow, store],
   );
   const reset = useCallback(() => show(store.create()), [show, store]);
 

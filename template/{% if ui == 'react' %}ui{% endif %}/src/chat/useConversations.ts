@@ -1,7 +1,12 @@
 // The user's conversations for the sidebar: listed from the server, newest first, refreshed when an
-// answer ends, more on demand, and deleted.
+// answer ends, more on demand, renamed and deleted.
 import { useCallback, useEffect, useRef, useState } from "react";
-import { deleteConversation, listConversations, type ConversationSummary } from "../api/conversations";
+import {
+  deleteConversation,
+  listConversations,
+  renameConversation,
+  type ConversationSummary,
+} from "../api/conversations";
 import { isConversation, type ConversationRef } from "./memory";
 
 const PAGE = 30;
@@ -14,6 +19,8 @@ export interface ConversationList {
   refresh(): void;
   more(): void;
   remove(summary: ConversationSummary): Promise<void>;
+  /** Gives `summary` the title `title` (shown at once; the list is reloaded if the server refuses). */
+  rename(summary: ConversationSummary, title: string): Promise<void>;
   /** Deletes the listed conversation `ref` names, if any (nothing to show for it any more). */
   forget(ref: ConversationRef): void;
 }
@@ -63,6 +70,21 @@ export function useConversations(): ConversationList {
     [refresh],
   );
 
+  const rename = useCallback(
+    async (summary: ConversationSummary, title: string) => {
+      setConversations((before) => before?.map((c) => (c.id === summary.id ? { ...c, title } : c)));
+      try {
+        const renamed = await renameConversation(summary.id, title);
+        setConversations((before) => before?.map((c) => (c.id === summary.id ? renamed : c)));
+        setError(undefined);
+      } catch (failure) {
+        setError(messageOf(failure));
+        refresh();
+      }
+    },
+    [refresh],
+  );
+
   const forget = useCallback(
     (ref: ConversationRef) => {
       const summary = latest.current?.find((c) => isConversation(c, ref));
@@ -71,7 +93,7 @@ export function useConversations(): ConversationList {
     [remove],
   );
 
-  return { conversations, hasMore, error, refresh, more, remove, forget };
+  return { conversations, hasMore, error, refresh, more, remove, rename, forget };
 }
 
 function messageOf(error: unknown): string {

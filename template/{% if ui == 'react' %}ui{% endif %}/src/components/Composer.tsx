@@ -1,6 +1,6 @@
 import { useRef, useState, type ClipboardEvent, type DragEvent, type FormEvent, type KeyboardEvent, type Ref } from "react";
 import { attachment, IMAGE_TYPES, imageFiles, refusal } from "../images";
-import type { Protocol } from "../protocols";
+import type { Protocol } from "../protocols/protocol";
 import type { ImageAttachment } from "../types";
 import { CloseIcon, ImageIcon, SendIcon, StopIcon } from "./Icons";
 
@@ -14,7 +14,7 @@ interface Props {
 }
 
 /** The message box: Enter sends, Shift+Enter adds a line, Escape stops an answer. Images come by the
- * attach button, by pasting or by dropping; a task type without images says why instead. */
+ * attach button, by pasting or by dropping; when images cannot be sent, it says why instead. */
 export function Composer({ disabled, streaming, images: imageSupport, onSend, onStop, ref }: Props) {
   const [text, setText] = useState("");
   const [images, setImageState] = useState<ImageAttachment[]>([]);

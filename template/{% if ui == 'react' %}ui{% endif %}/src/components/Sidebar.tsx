@@ -3,7 +3,7 @@ import type { ConversationSummary } from "../api/conversations";
 import { isConversation, type ConversationRef } from "../chat/memory";
 import type { ConversationList } from "../chat/useConversations";
 import { relativeTime } from "../time";
-import { CloseIcon, TrashIcon } from "./Icons";
+import { CloseIcon, EditIcon, TrashIcon } from "./Icons";
 
 interface Props {
   id: string;
@@ -21,11 +21,14 @@ interface Props {
 }
 
 const UNTITLED = "Untitled chat";
+const MAX_TITLE = 200;
 
-/** The user's conversations, newest first: pick one to continue it, delete one after confirming. */
+/** The user's conversations, newest first: pick one to continue it, rename one (Enter saves, Escape
+ * cancels), delete one after confirming. */
 export function Sidebar({ id, list, current, opening, openError, drawer, onPick, onDelete, onClose }: Props) {
   const [confirming, setConfirming] = useState<string>();
-  const [refocus, setRefocus] = useState<string>(); // a cancelled deletion: back to its Delete button
+  const [renaming, setRenaming] = useState<string>();
+  const [refocus, setRefocus] = useState<string>(); // after a cancelled deletion or a rename: back to its button
   const [now, setNow] = useState(Date.now);
   const nav = useRef<HTMLElement>(null);
   useEffect(() => setNow(Date.now()), [list.conversations]);
@@ -40,12 +43,18 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
   }, [drawer]);
 
   useEffect(() => {
-    if (refocus) nav.current?.querySelector<HTMLElement>(`[data-delete="${CSS.escape(refocus)}"]`)?.focus();
+    if (refocus) nav.current?.querySelector<HTMLElement>(refocus)?.focus();
   }, [refocus]);
 
   const cancel = () => {
-    setRefocus(confirming);
+    if (confirming) setRefocus(`[data-delete="${CSS.escape(confirming)}"]`);
     setConfirming(undefined);
+  };
+
+  const renamed = (summary: ConversationSummary, title?: string) => {
+    setRenaming(undefined);
+    setRefocus(`[data-rename="${CSS.escape(summary.id)}"]`);
+    if (title !== undefined) void list.rename(summary, title);
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
@@ -95,6 +104,8 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
               <li key={summary.id} className={active ? "active" : undefined}>
                 {confirming === summary.id ? (
                   <ConfirmDelete title={title} onDelete={() => remove(summary)} onCancel={cancel} />
+                ) : renaming === summary.id ? (
+                  <RenameField title={title} onDone={(text) => renamed(summary, text)} />
                 ) : (
                   <>
                     <button
@@ -109,6 +120,19 @@ export function Sidebar({ id, list, current, opening, openError, drawer, onPick,
                         <span className="visually-hidden">, </span>
                         {opening === summary.id ? "Opening…" : when}
                       </time>
+                    </button>
+                    <button
+                      type="button"
+                      className="icon-button rename-conversation"
+                      aria-label={`Rename “${title}”`}
+                      title="Rename"
+                      data-rename={summary.id}
+                      onClick={() => {
+                        setRefocus(undefined);
+                        setRenaming(summary.id);
+                      }}
+                    >
+                      <EditIcon />
                     </button>
                     <button
                       type="button"
@@ -151,6 +175,46 @@ function ConfirmDelete({ title, onDelete, onCancel }: { title: string; onDelete(
       <button ref={cancel} type="button" className="text-button" onClick={onCancel}>
         Cancel
       </button>
+    </div>
+  );
+}
+
+/** The title, editable in place: Enter (or leaving the field) saves a changed, non-empty title; Escape
+ * cancels. `onDone` gets the new title, or nothing. */
+function RenameField({ title, onDone }: { title: string; onDone(title?: string): void }) {
+  const field = useRef<HTMLInputElement>(null);
+  const done = useRef(false); // Enter or Escape, then the blur of the field going away: once
+  useEffect(() => field.current?.select(), []);
+  const finish = (save: boolean) => {
+    if (done.current) return;
+    done.current = true;
+    const text = field.current?.value.trim() ?? "";
+    onDone(save && text && text !== title ? text : undefined);
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLInputElement>) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      finish(true);
+    } else if (event.key === "Escape") {
+      event.stopPropagation(); // the drawer stays open
+      finish(false);
+    }
+  };
+  return (
+    <div className="rename">
+      <input
+        ref={field}
+        className="rename-field"
+        aria-label={`Rename “${title}”`}
+        aria-describedby="rename-hint"
+        defaultValue={title}
+        maxLength={MAX_TITLE}
+        onKeyDown={onKeyDown}
+        onBlur={() => finish(true)}
+      />
+      <span id="rename-hint" className="visually-hidden">
+        Enter saves, Escape cancels.
+      </span>
     </div>
   );
 }

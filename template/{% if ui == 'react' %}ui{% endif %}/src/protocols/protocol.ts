@@ -1,6 +1,6 @@
 import { answerText, type AssistantTurn, type ImageAttachment, type Part, type Turn, type UserTurn } from "../types";
 
-/** How the UI speaks one task type: the request it sends and the stream it reads. */
+/** How the UI speaks to the agent: the request it sends and the stream it reads. */
 export interface Protocol {
   /** Request body for the whole conversation so far (ending with a user turn). */
   buildRequest(history: Turn[]): Record<string, unknown>;
@@ -8,8 +8,6 @@ export interface Protocol {
   createParser(): StreamParser;
   /** Whether its messages carry images; when not, why (shown to the user). */
   images: { supported: true } | { supported: false; reason: string };
-  /** Whether a request can name a conversation made through the Conversations API (Responses' `conversation`). */
-  namesStoredConversations: boolean;
 }
 
 export interface StreamParser {
@@ -19,7 +17,7 @@ export interface StreamParser {
   readonly parts: Part[];
 }
 
-// --- helpers shared by the protocols -----------------------------------------------------
+// --- helpers -----------------------------------------------------------------------------
 
 /** The turns worth resending: failed answers are shown, not sent back. */
 export function sentTurns(history: Turn[]): (UserTurn | AssistantTurn)[] {

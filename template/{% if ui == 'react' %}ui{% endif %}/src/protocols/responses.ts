@@ -1,11 +1,10 @@
-// Task type agent/v1/responses: OpenAI Responses-style events
+// The Responses API, which every app serves on /responses whatever its task type: OpenAI Responses events
 // (https://mlflow.org/docs/latest/genai/serving/responses-agent). Images go as `input_image` parts;
 // reasoning streams as `response.reasoning_summary_text.delta` events and `reasoning` items.
 import type { ImageAttachment, Turn } from "../types";
 import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const responses: Protocol = {
-  namesStoredConversations: true,
   images: { supported: true },
 
   buildRequest(history: Turn[]) {

@@ -1,16 +1,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AgentError, errorMessage, sendFeedback, streamInvocation, traceIdOf } from "../api/client";
+import { AgentError, ConnectionLost, errorMessage, sendFeedback, streamFrames, traceIdOf } from "../api/client";
 import { fakeFetch } from "./replay";
 
 async function drain(body: Record<string, unknown> = {}) {
   const events = [];
-  for await (const event of streamInvocation(body, new AbortController().signal)) events.push(event);
+  const init = { method: "POST", body: JSON.stringify(body) };
+  for await (const event of streamFrames("/responses", init, new AbortController().signal)) events.push(event);
   return events;
 }
 
 afterEach(() => vi.unstubAllGlobals());
 
-describe("streamInvocation", () => {
+describe("streamFrames", () => {
   it("posts the body with the trace id header and yields chunks and the trace id", async () => {
     const fetch = fakeFetch('data: {"x": 1}\n\ndata: {"trace_id": "tr-1"}\n\ndata: [DONE]\n\n');
     vi.stubGlobal("fetch", fetch);
@@ -19,7 +20,7 @@ describe("streamInvocation", () => {
       { kind: "trace", traceId: "tr-1" },
     ]);
     const [url, init] = fetch.mock.calls[0]!;
-    expect(url).toBe("/invocations");
+    expect(url).toBe("/responses");
     expect(init?.method).toBe("POST");
     expect(new Headers(init?.headers).get("x-mlflow-return-trace-id")).toBe("true");
     expect(JSON.parse(init?.body as string)).toEqual({ input: [], stream: true });
@@ -43,7 +44,7 @@ describe("streamInvocation", () => {
 
   it("throws when the stream ends without [DONE]", async () => {
     vi.stubGlobal("fetch", fakeFetch('data: {"x": 1}\n\n'));
-    await expect(drain()).rejects.toThrow(/closed before/);
+    await expect(drain()).rejects.toThrow(ConnectionLost);
   });
 });
 

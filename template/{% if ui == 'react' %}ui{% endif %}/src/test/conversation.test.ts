@@ -21,6 +21,17 @@ describe("conversation changes", () => {
     expect(historyBefore(turns, "a1")).toEqual([turns[0]]);
   });
 
+  it("resumes an answer after a reload: its question where it was asked, the stored tail after it dropped", () => {
+    const question = newQuestion("q9", "second, again");
+    const turns = change(asked(), { type: "resume", question, questionIndex: 1, answerId: "a9" });
+    expect(turns.map((t) => t.id)).toEqual(["q1", "a1", "q9", "a9"]);
+    expect(isStreaming(turns)).toBe(true);
+    const first = change([], { type: "resume", question, questionIndex: 0, answerId: "a9" });
+    expect(first.map((t) => t.id)).toEqual(["q9", "a9"]);
+    const beyond = change(asked(), { type: "resume", question, questionIndex: 2, answerId: "a9" });
+    expect(beyond.map((t) => t.id)).toEqual(["q1", "a1", "q2", "a2", "q9", "a9"]);
+  });
+
   it("edits an earlier question: what followed is replaced by a new answer", () => {
     const turns = change(asked(), { type: "edit", questionId: "q1", text: "first, rewritten", answerId: "a3" });
     expect(turns.map((t) => t.id)).toEqual(["q1", "a3"]);

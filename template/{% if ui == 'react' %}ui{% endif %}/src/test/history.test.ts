@@ -2,9 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { ConversationSummary } from "../api/conversations";
 import { change, newQuestion } from "../chat/conversation";
 import { itemsToTurns } from "../chat/items";
-import { isConversation, newRef, refFor, refOf, requestFor, type ConversationRef } from "../chat/memory";
+import { isConversation, newRef, refFor, refOf, requestFor, sameRef, type ConversationRef } from "../chat/memory";
 import { ServerConversationStore } from "../chat/store";
-import { protocols } from "../protocols";
 import { relativeTime } from "../time";
 import type { Turn } from "../types";
 
@@ -84,16 +83,16 @@ describe("stored items as turns", () => {
     const turns = itemsToTurns(STORED);
     const asked = change(turns, { type: "ask", question: newQuestion("q3", "Third?"), answerId: "a3" });
     const ref: ConversationRef = { kind: "client", key: "k1" };
-    const body = requestFor(protocols["agent/v1/chat"]!, asked.slice(0, -1), ref);
+    const body = requestFor(asked.slice(0, -1), ref);
     expect(body).toEqual({
-      messages: [
+      input: [
         { role: "user", content: "What time is it?" },
         { role: "assistant", content: "Turn 1: current_time returned 2026-11-25T19:00:00Z." },
         {
           role: "user",
           content: [
-            { type: "text", text: "And this picture?" },
-            { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+            { type: "input_text", text: "And this picture?" },
+            { type: "input_image", image_url: "data:image/png;base64,iVBORw0KGgo=", detail: "auto" },
           ],
         },
         { role: "assistant", content: "Turn 2: I saw 1 image." },
@@ -112,8 +111,6 @@ function summary(id: string, metadata: Record<string, string> = {}): Conversatio
 describe("naming the conversation to the server", () => {
   const question = (id: string): Turn => newQuestion(id, id);
   const answer = (id: string): Turn => ({ role: "assistant", id, parts: [], status: "done" });
-  const responses = protocols["agent/v1/responses"]!;
-  const chatAgent = protocols["agent/v2/chat"]!;
 
   it("continues the page's conversations by their client id, and others by their stored id", () => {
     expect(refOf(summary("conv_1", { client_conversation_id: "k1" }))).toEqual({ kind: "client", key: "k1" });
@@ -128,36 +125,36 @@ describe("naming the conversation to the server", () => {
 
   it("keeps the conversation for a new question and for rewriting a later one", () => {
     const ref: ConversationRef = { kind: "client", key: "k" };
-    expect(refFor(ref, [question("q1")], "ask", chatAgent)).toBe(ref);
+    expect(refFor(ref, [question("q1")], "ask")).toBe(ref);
     const later = [question("q1"), answer("a1"), question("q2")];
-    expect(refFor(ref, later, "edit", chatAgent)).toBe(ref);
-    expect(refFor(ref, later, "regenerate", chatAgent)).toBe(ref);
+    expect(refFor(ref, later, "edit")).toBe(ref);
+    expect(refFor(ref, later, "regenerate")).toBe(ref);
   });
 
   it("starts a new conversation when the first question is rewritten", () => {
     const ref: ConversationRef = { kind: "client", key: "k" };
     for (const asking of ["edit", "regenerate"] as const) {
-      const next = refFor(ref, [question("q1")], asking, responses);
+      const next = refFor(ref, [question("q1")], asking);
       expect(next.kind).toBe("client");
       expect(next).not.toEqual(ref);
     }
   });
 
-  it("continues a Conversations-API conversation with `conversation` (Responses) or as a new one", () => {
+  it("continues a Conversations-API conversation with `conversation` (new questions only), or as a new one", () => {
     const stored: ConversationRef = { kind: "stored", id: "conv_9" };
     const history = [question("q1"), answer("a1"), question("q2")];
-    expect(refFor(stored, history, "ask", responses)).toBe(stored);
-    expect(refFor(stored, history, "regenerate", responses).kind).toBe("client");
-    expect(refFor(stored, history, "ask", chatAgent).kind).toBe("client");
-    expect(requestFor(responses, history, stored)).toEqual({
+    expect(refFor(stored, history, "ask")).toBe(stored);
+    expect(refFor(stored, history, "regenerate").kind).toBe("client");
+    expect(requestFor(history, stored)).toEqual({
       input: [{ role: "user", content: "q2" }],
       stream: true,
       conversation: "conv_9",
     });
-    expect(requestFor(chatAgent, history, { kind: "client", key: "k" })).toMatchObject({
-      messages: [{ content: "q1" }, { content: "q2" }],
+    expect(requestFor(history, { kind: "client", key: "k" })).toMatchObject({
+      input: [{ content: "q1" }, { content: "q2" }],
       context: { conversation_id: "k" },
     });
+    expect(sameRef(stored, { kind: "stored", id: "conv_9" }) && !sameRef(stored, { kind: "client", key: "conv_9" })).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 // Replays a recorded SSE stream through the real client and a protocol's parser.
 import { vi } from "vitest";
-import { streamInvocation } from "../api/client";
-import type { Protocol } from "../protocols";
+import { streamFrames } from "../api/client";
+import type { Protocol } from "../protocols/protocol";
 import type { Part } from "../types";
 
 /** A fetch that answers with `body`, cut into pieces of `chunkSize` bytes (frames split anywhere). */
@@ -29,7 +29,7 @@ export async function replay(protocol: Protocol, recorded: string, chunkSize = 7
   const parser = protocol.createParser();
   const result: Replay = { parts: [] };
   try {
-    for await (const event of streamInvocation({}, new AbortController().signal)) {
+    for await (const event of streamFrames("/responses", {}, new AbortController().signal)) {
       if (event.kind === "trace") result.traceId = event.traceId;
       else parser.push(event.chunk);
     }
