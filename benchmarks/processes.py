@@ -60,6 +60,16 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return ticks / TICKS_PER_S
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the main thread of `pid` (0 once it exited). For a 1-worker uvicorn,
+    the event loop that answers requests, without the threads that export traces."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
 def rss_mb(pids: Iterable[int]) -> float:
     total = 0
     for pid in pids:
