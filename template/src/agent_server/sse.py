@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -58,7 +58,7 @@ def response(frames: AsyncIterable[str]) -> EventSourceResponse:
     )
 
 
-async def _encoded(frames: AsyncIterable[str]) -> AsyncIterator[bytes]:
+async def _encoded(frames: AsyncIterable[str]) -> AsyncGenerator[bytes, None]:
     """The frames as bytes, each batch of frames ready at once in one piece."""
     handoff = Handoff(frames, FRAMES_PER_WRITE)
     try:
