@@ -39,6 +39,7 @@ from benchmarks.processes import (
     main_thread_cpu_seconds,
     post,
     rss_mb,
+    stop_all,
     wait_idle,
 )
 from benchmarks.results import SERVERS, Point, Results
@@ -85,12 +86,12 @@ class Bench:
         progress(f"cold start {key}: {seconds:.2f} s")
 
     @contextmanager
-    def running(self, workers: int, pyc: bool = True) -> Iterator[dict[str, Server]]:
-        """The three servers. With 1 worker they start one after another, each start a cold-start
-        sample; with more they start together, then a burst of requests warms every worker."""
+    def running(self, workers: int, pyc: bool = True, labels: tuple[str, ...] = SERVERS) -> Iterator[dict[str, Server]]:
+        """The servers (all three unless told). With 1 worker they start one after another, each start a
+        cold-start sample; with more they start together, then a burst of requests warms every worker."""
         servers: dict[str, Server] = {}
         try:
-            for label in SERVERS:
+            for label in labels:
                 servers[label] = server = self.spawn(label, workers, pyc)
                 if workers == 1:
                     seconds = server.first_answer()
@@ -103,11 +104,11 @@ class Bench:
                     server.answered += self.load(server, AGENT_BODY, 4 * workers, 0, 2)[0]["answered"]
                 wait_idle(server.pids())
                 self.results.rss_idle_mb[f"{label} w={workers}{'' if pyc else ' no-pyc'}"] = rss_mb(server.pids())
-            progress(f"running: {', '.join(SERVERS)} ({workers} worker(s), .pyc {'on' if pyc else 'off'})")
+            progress(f"running: {', '.join(labels)} ({workers} worker(s), .pyc {'on' if pyc else 'off'})")
             yield servers
         finally:
+            stop_all(servers.values())
             for label, server in servers.items():
-                server.stop()
                 key = f"{label} w={workers}{'' if pyc else ' no-pyc'}"
                 self.results.traces[key] = (server.traces_stored(), server.answered)
 
@@ -172,10 +173,12 @@ class Bench:
                         self.measure(servers[label], "invoke", concurrency)
         for app in {id(a): a for a in self.apps.values()}.values():
             app.remove_bytecode()
-        with self.running(workers=1, pyc=False) as servers:
+        # Without .pyc, a start takes 20-30 s: the reference is not measured against itself there.
+        with self.running(workers=1, pyc=False, labels=("ours", "mlflow")) as servers:
             for round_index in range(max(1, rounds // 2)):
                 for label in in_turn(round_index):
-                    self.measure(servers[label], "invoke", 16, pyc=False)
+                    if label in servers:
+                        self.measure(servers[label], "invoke", 16, pyc=False)
         return self.results
 
 
@@ -270,8 +273,7 @@ def check(servers: list[Server]) -> None:
             if status != 200 or deltas != 500 or not body.rstrip().endswith(b"data: [DONE]"):
                 raise server.fail(f"{server.label}: the stream answered {status} with {deltas} text deltas, not 500")
     finally:
-        for server in servers:
-            server.stop()
+        stop_all(servers)
 
 
 if __name__ == "__main__":

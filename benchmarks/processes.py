@@ -121,16 +121,30 @@ class Process:
         tail = self.log.read_text(errors="replace")[-3000:]
         return RuntimeError(f"{message}\n--- {self.log} ---\n{tail}")
 
+    def terminate(self) -> None:
+        """SIGTERM to the group: uvicorn shuts down gracefully, traces are flushed."""
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 60.0) -> None:
-        """SIGTERM to the group (uvicorn shuts down gracefully, traces are flushed), SIGKILL after `timeout`."""
+        """`terminate()`, and SIGKILL after `timeout`."""
         if self.popen.poll() is not None:
             return
-        os.killpg(self.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.pid, signal.SIGKILL)
             self.popen.wait()
+
+
+def stop_all(processes: Iterable[Process]) -> None:
+    """Stop `processes` together (each flushes its traces meanwhile)."""
+    processes = list(processes)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()
 
 
 class StandIn(Process):
