@@ -1,6 +1,7 @@
 """Our agent server against MLflow's AgentServer, same agent, one interleaved run: `uv run nox -s bench`.
 
-    uv run python -m benchmarks.bench [--window 3] [--rounds 2] [--output docs/benchmarks.md] [--quick]
+    uv run python -m benchmarks.bench [--window 3] [--stream-window 2] [--rounds 2] [--cold-starts 2]
+        [--output docs/benchmarks.md] [--quick]
 
 Renders the default app (Responses, openai), builds a second copy served by MLflow's AgentServer
 with the same handlers (benchmarks/served/), starts the app's stand-in model in a process of its
@@ -29,11 +30,27 @@ from pathlib import Path
 
 from benchmarks import report
 from benchmarks.apps import ROOT, App, prepare_mlflow, prepare_ours
-from benchmarks.processes import AGENT_BODY, STREAM_BODY, Server, StandIn, cpu_seconds, post, rss_mb, wait_idle
+from benchmarks.processes import (
+    AGENT_BODY,
+    STREAM_BODY,
+    Server,
+    StandIn,
+    cpu_seconds,
+    main_thread_cpu_seconds,
+    post,
+    rss_mb,
+    stop_all,
+    wait_idle,
+)
 from benchmarks.results import SERVERS, Point, Results
 
 START = time.perf_counter()
 ONE_WORKER_RUNS = [("invoke", 1), ("invoke", 16), ("invoke", 64), ("stream", 1), ("stream", 16)]
+
+
+def warm_up_s(concurrency: int) -> float:
+    """Load before the window opens: every client's first requests, and the server's pools filled."""
+    return 0.5 + concurrency / 64
 
 
 def progress(message: str) -> None:
@@ -46,9 +63,9 @@ def in_turn(round_index: int) -> tuple[str, ...]:
 
 
 class Bench:
-    def __init__(self, ours: App, theirs: App, workdir: Path, window: float) -> None:
+    def __init__(self, ours: App, theirs: App, workdir: Path, window: float, stream_window: float) -> None:
         self.apps = {"ours": ours, "mlflow": theirs, "mlflow again": theirs}
-        self.workdir, self.window = workdir, window
+        self.workdir, self.window, self.stream_window = workdir, window, stream_window
         self.results = Results()
         self.standin = StandIn(ours, workdir)
         self.started = 0
@@ -69,12 +86,12 @@ class Bench:
         progress(f"cold start {key}: {seconds:.2f} s")
 
     @contextmanager
-    def running(self, workers: int, pyc: bool = True) -> Iterator[dict[str, Server]]:
-        """The three servers. With 1 worker they start one after another, each start a cold-start
-        sample; with more they start together, then a burst of requests warms every worker."""
+    def running(self, workers: int, pyc: bool = True, labels: tuple[str, ...] = SERVERS) -> Iterator[dict[str, Server]]:
+        """The servers (all three unless told). With 1 worker they start one after another, each start a
+        cold-start sample; with more they start together, then a burst of requests warms every worker."""
         servers: dict[str, Server] = {}
         try:
-            for label in SERVERS:
+            for label in labels:
                 servers[label] = server = self.spawn(label, workers, pyc)
                 if workers == 1:
                     seconds = server.first_answer()
@@ -87,11 +104,11 @@ class Bench:
                     server.answered += self.load(server, AGENT_BODY, 4 * workers, 0, 2)[0]["answered"]
                 wait_idle(server.pids())
                 self.results.rss_idle_mb[f"{label} w={workers}{'' if pyc else ' no-pyc'}"] = rss_mb(server.pids())
-            progress(f"running: {', '.join(SERVERS)} ({workers} worker(s), .pyc {'on' if pyc else 'off'})")
+            progress(f"running: {', '.join(labels)} ({workers} worker(s), .pyc {'on' if pyc else 'off'})")
             yield servers
         finally:
+            stop_all(servers.values())
             for label, server in servers.items():
-                server.stop()
                 key = f"{label} w={workers}{'' if pyc else ' no-pyc'}"
                 self.results.traces[key] = (server.traces_stored(), server.answered)
 
@@ -114,8 +131,9 @@ class Bench:
     def measure(self, server: Server, workload: str, concurrency: int, pyc: bool = True) -> Point:
         server_pids, standin_pids = server.pids(), self.standin.pids()
         server_cpu, standin_cpu = cpu_seconds(server_pids), cpu_seconds(standin_pids)
-        body = AGENT_BODY if workload == "invoke" else STREAM_BODY
-        load, rss = self.load(server, body, concurrency, 1 + concurrency / 32, self.window)
+        loop_cpu = main_thread_cpu_seconds(server.pid)
+        body, window = (AGENT_BODY, self.window) if workload == "invoke" else (STREAM_BODY, self.stream_window)
+        load, rss = self.load(server, body, concurrency, warm_up_s(concurrency), window)
         drain = wait_idle(server_pids + standin_pids)
         point = Point(
             server=server.label,
@@ -128,6 +146,7 @@ class Bench:
             standin_cpu_s=cpu_seconds(standin_pids) - standin_cpu,
             rss_mb=rss,
             drain_s=drain,
+            loop_cpu_s=main_thread_cpu_seconds(server.pid) - loop_cpu if server.workers == 1 else 0.0,
         )
         server.answered += load["answered"]
         self.results.points.append(point)
@@ -154,10 +173,12 @@ class Bench:
                         self.measure(servers[label], "invoke", concurrency)
         for app in {id(a): a for a in self.apps.values()}.values():
             app.remove_bytecode()
-        with self.running(workers=1, pyc=False) as servers:
+        # Without .pyc, a start takes 20-30 s: the reference is not measured against itself there.
+        with self.running(workers=1, pyc=False, labels=("ours", "mlflow")) as servers:
             for round_index in range(max(1, rounds // 2)):
                 for label in in_turn(round_index):
-                    self.measure(servers[label], "invoke", 16, pyc=False)
+                    if label in servers:
+                        self.measure(servers[label], "invoke", 16, pyc=False)
         return self.results
 
 
@@ -181,7 +202,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=3.0, help="seconds measured per load run (default 3)")
     parser.add_argument("--rounds", type=int, default=2, help="load runs per server and setting (default 2)")
-    parser.add_argument("--cold-starts", type=int, default=3, help="cold starts per server (default 3)")
+    parser.add_argument("--stream-window", type=float, default=2.0, help="seconds measured per stream run (default 2)")
+    parser.add_argument("--cold-starts", type=int, default=2, help="cold starts per server (default 2)")
     parser.add_argument("--quick", action="store_true", help="1 s windows, 1 round: check that it works")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (apps, stores, logs)")
@@ -196,7 +218,7 @@ def main() -> None:
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)  # inherited by the servers, the stand-in, the generator
     if args.quick:
-        args.window, args.rounds, args.cold_starts = 1.0, 1, 1
+        args.window, args.stream_window, args.rounds, args.cold_starts = 1.0, 1.0, 1, 1
     results_dir = ROOT / "benchmarks" / "results"
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     started = machine()
@@ -204,11 +226,12 @@ def main() -> None:
         progress(f"rendering and installing both apps in {workdir}")
         ours = prepare_ours(workdir)
         theirs = prepare_mlflow(ours, workdir)
-        bench = Bench(ours, theirs, workdir, args.window)
+        bench = Bench(ours, theirs, workdir, args.window, args.stream_window)
         results = bench.results
         results.machine = started
         results.settings = {
             "window_s": args.window,
+            "stream_window_s": args.stream_window,
             "rounds": args.rounds,
             "cold_starts": args.cold_starts,
             "niceness": os.getpriority(os.PRIO_PROCESS, 0),
@@ -250,8 +273,7 @@ def check(servers: list[Server]) -> None:
             if status != 200 or deltas != 500 or not body.rstrip().endswith(b"data: [DONE]"):
                 raise server.fail(f"{server.label}: the stream answered {status} with {deltas} text deltas, not 500")
     finally:
-        for server in servers:
-            server.stop()
+        stop_all(servers)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,16 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return ticks / TICKS_PER_S
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the main thread of `pid` (0 once it exited). For a 1-worker uvicorn,
+    the event loop that answers requests, without the threads that export traces."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
 def rss_mb(pids: Iterable[int]) -> float:
     total = 0
     for pid in pids:
@@ -111,16 +121,30 @@ class Process:
         tail = self.log.read_text(errors="replace")[-3000:]
         return RuntimeError(f"{message}\n--- {self.log} ---\n{tail}")
 
+    def terminate(self) -> None:
+        """SIGTERM to the group: uvicorn shuts down gracefully, traces are flushed."""
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 60.0) -> None:
-        """SIGTERM to the group (uvicorn shuts down gracefully, traces are flushed), SIGKILL after `timeout`."""
+        """`terminate()`, and SIGKILL after `timeout`."""
         if self.popen.poll() is not None:
             return
-        os.killpg(self.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.pid, signal.SIGKILL)
             self.popen.wait()
+
+
+def stop_all(processes: Iterable[Process]) -> None:
+    """Stop `processes` together (each flushes its traces meanwhile)."""
+    processes = list(processes)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()
 
 
 class StandIn(Process):

@@ -88,13 +88,18 @@ def rows(results: Results) -> list[Row]:
             stream_rows.append(
                 Row("stream time per chunk after the first, µs (c=1)", lambda s: [per_chunk_us(points(s))], 0)
             )
-        stream_rows.append(
+        stream_rows += [
             Row(
                 f"stream server CPU per chunk, µs (c={concurrency})",
                 lambda s: [server_cpu_per_chunk_us(points(s))],
                 0,
-            )
-        )
+            ),
+            Row(
+                f"stream CPU per chunk of the event loop only (no trace export), µs (c={concurrency})",
+                lambda s: [server_cpu_per_chunk_us(points(s), "loop_cpu_s")],
+                0,
+            ),
+        ]
         return stream_rows
 
     def cold(key: str) -> Callable[[str], list[float]]:
@@ -222,7 +227,8 @@ rewrites the page from them.
 Ratios are ours / MLflow's: below 1 is better for latencies, times, CPU and memory, above 1 for
 throughput. The last column compares two identical MLflow servers measured in the same run: any
 ours / MLflow ratio that differs from 1 by less than that one's spread is noise. Each figure is
-the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows at 1 worker and
+the median over {s.get("rounds")} interleaved rounds of {s.get("window_s")} s windows
+({s.get("stream_window_s", s.get("window_s"))} s for streams) at 1 worker and
 {max(1, int(s.get("rounds", 2)) // 2)} at 2 workers or without .pyc (latency percentiles: pooled samples).
 CPU time per request is the steadiest figure when the machine is shared: it does not depend on how
 much of the CPU the server got.
@@ -253,13 +259,14 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   store; with .pyc files written by an earlier start, and once with none
   (`PYTHONDONTWRITEBYTECODE=1`, every `__pycache__` deleted, as `uv sync` installs without
   `compile-bytecode`).
-- **Load runs**: a warm-up of 1 + c/32 s, then the window; throughput counts the requests that
+- **Load runs**: a warm-up of 0.5 + c/64 s, then the window; throughput counts the requests that
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
-  chunk = that CPU / (streams x the server's frames per stream). RSS sums the uvicorn process
-  tree. Time per chunk after the first = (total time minus time to first chunk) / (frames - 1),
-  per stream. With 2 workers the servers start together, then a 2 s burst of requests warms both
-  workers before any measurement.
+  chunk = that CPU / (streams x the server's frames per stream). The event loop's share is the
+  CPU time of the worker's main thread alone: what answering costs, without the threads that write
+  the traces (MLflow's, in both servers). RSS sums the uvicorn process tree. Time per chunk after
+  the first = (total time minus time to first chunk) / (frames - 1), per stream. With 2 workers the
+  servers start together, then a 2 s burst of requests warms both workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
 

@@ -25,6 +25,7 @@ class Point:
     standin_cpu_s: float
     rss_mb: float  # the server's RSS when the window closed
     drain_s: float  # from the end of the load until the server is idle (trace export catching up)
+    loop_cpu_s: float = 0.0  # with 1 worker: the CPU time of its event loop only (trace export threads left out)
 
     @property
     def throughput(self) -> float:
@@ -101,7 +102,7 @@ def per_chunk_us(points: list[Point]) -> float:
     return median(gaps)
 
 
-def server_cpu_per_chunk_us(points: list[Point]) -> float:
+def server_cpu_per_chunk_us(points: list[Point], attribute: str = "server_cpu_s") -> float:
     frames = max((f for p in points for f in p.load["frames"]), default=0)
     answered = sum(p.load["answered"] for p in points)
-    return 1e6 * sum(p.server_cpu_s for p in points) / (answered * frames) if answered and frames else math.nan
+    return 1e6 * sum(getattr(p, attribute) for p in points) / (answered * frames) if answered and frames else math.nan

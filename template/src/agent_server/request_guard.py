@@ -27,10 +27,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_server.errors import RequestTooLarge, ServerShuttingDown, describe
+from agent_server.handoff import Handoff
 
 T = TypeVar("T")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 SHUTDOWN_POLL_S = 0.1
+HANDOFF_LIMIT = 64  # items an agent may produce ahead of its stream
 CLIENT_GONE = "the client disconnected"
 SHUTTING_DOWN = "The server is shutting down: send the request again."
 
@@ -159,33 +161,21 @@ async def stoppable(work: Coroutine[Any, Any, T]) -> T:
 
 
 async def until_stopped(items: AsyncIterable[T]) -> AsyncIterator[T]:
-    """`items`, produced in a task of their own (see `stoppable`); ServerShuttingDown if the server
-    begins to shut down before they end."""
+    """`items`, produced in a task of their own (see `stoppable`) and handed over in batches
+    (agent_server.handoff: at most HANDOFF_LIMIT ahead of the consumer); ServerShuttingDown if the
+    server begins to shut down before they end."""
     request = _current.get()
-    queue: asyncio.Queue[T] = asyncio.Queue(maxsize=1)
-
-    async def produce() -> None:
-        async for item in items:
-            await queue.put(item)
-
-    producer = asyncio.ensure_future(produce())
-    _stop_with_request(request, producer)
+    handoff = Handoff(items, HANDOFF_LIMIT)
+    _stop_with_request(request, handoff.task)
     try:
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            try:
-                await asyncio.wait({getter, producer}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                getter.cancel()
-            if getter.done() and not getter.cancelled():
-                yield getter.result()
-            elif _stopped_by_shutdown(request, producer):
-                raise ServerShuttingDown(SHUTTING_DOWN)
-            else:
-                producer.result()  # the producer's exception, or the end
-                return
+        while batch := await handoff.batch():
+            for item in batch:
+                yield item
+        if _stopped_by_shutdown(request, handoff.task):
+            raise ServerShuttingDown(SHUTTING_DOWN)
+        handoff.task.result()  # the producer's exception, if any
     finally:
-        producer.cancel()
+        handoff.task.cancel()
 
 
 def _stop_with_request(request: _Request | None, task: asyncio.Future[Any]) -> None:
