@@ -4,8 +4,9 @@ Each conversation sends turn after turn (its history growing), each turn with a 
 it; the model (tests/faults/fault_model.py) echoes the marker, word by word. Checked: no request
 fails, every answer carries its own marker and no other (no cross-talk between concurrent
 requests), the server's memory and open file descriptors are stable, and every request left a
-trace in the store. CI runs 60 s (`uv run nox -s soak`); a release runs an hour:
-`SOAK_SECONDS=3600 uv run nox -s soak` (SOAK_FRAMEWORK=langgraph for the heaviest framework).
+trace in the store (the server's own counts agree: all written, none lost). CI runs 60 s
+(`uv run nox -s soak`); a release runs an hour: `SOAK_SECONDS=3600 uv run nox -s soak`
+(SOAK_FRAMEWORK=langgraph for the heaviest framework).
 """
 
 from __future__ import annotations
@@ -101,16 +102,14 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
     assert not results["cross_talk"], results["cross_talk"][:10]
     assert rss_end < rss_warm * 1.5, f"RSS grew from {rss_warm / 2**20:.0f} to {rss_end / 2**20:.0f} MiB"
     assert fds_after <= fds_idle + 20, f"open file descriptors: {fds_idle} before, {fds_after} after"
-    # Every request is accounted for: its trace is in the store, or the server counted it lost and
-    # said why. A local sqlite store takes one writer: a load beyond its write rate fills the
-    # bounded export queue (MLflow's size), and the excess is dropped rather than slowing answers.
+    # Every request left a trace: the local sqlite store's one writer keeps up with the app (it writes
+    # each batch traces first, on sqlite's write-ahead log: agent_server.trace_export), and what is
+    # queued when the load ends is written before the server exits. The server's counts still say
+    # where each trace went: written, or lost with the reason.
     counts = TRACE_COUNTS.search(server.log.read_text() if server.log else "")
     assert counts, "the server did not report its trace counts at shutdown"
     written, lost, reasons = int(counts["written"]), int(counts["lost"]), counts["reasons"]
     print(f"traces: {written} written, {lost} lost {reasons}")
-    # A write in flight when the server stopped waiting (one writer for sqlite) is in neither count.
-    assert total - 1 <= written + lost <= total, f"{written} written + {lost} lost for {total} requests"
-    # The store has what the server counted written, and at most the ones counted lost whose spans
-    # (exported apart from the trace) or last write landed after the count.
-    assert written <= len(found) <= total, f"the server says {written} traces written; the store has {len(found)}"
-    assert "'write_failed': 0" in reasons and "'store_not_ready': 0" in reasons, reasons
+    assert written + lost == total, f"{written} written + {lost} lost for {total} requests"
+    assert (written, lost) == (total, 0), f"{total} requests: {written} traces written, {lost} lost {reasons}"
+    assert len(found) == total, f"the server says {written} traces written; the store has {len(found)}"
