@@ -4,8 +4,9 @@ Each conversation sends turn after turn (its history growing), each turn with a 
 it; the model (tests/faults/fault_model.py) echoes the marker, word by word. Checked: no request
 fails, every answer carries its own marker and no other (no cross-talk between concurrent
 requests), the server's memory and open file descriptors are stable, and every request left a
-trace in the store. CI runs 60 s (`uv run nox -s soak`); a release runs an hour:
-`SOAK_SECONDS=3600 uv run nox -s soak` (SOAK_FRAMEWORK=langgraph for the heaviest framework).
+trace in the store or was counted lost by the server, with the reason (none at shutdown). CI runs 60 s
+(`uv run nox -s soak`); a release runs an hour: `SOAK_SECONDS=3600 uv run nox -s soak`
+(SOAK_FRAMEWORK=langgraph for the heaviest framework).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 CONVERSATIONS = int(os.environ.get("SOAK_CONVERSATIONS", "200"))
 FRAMEWORK = os.environ.get("SOAK_FRAMEWORK", "openai")
 WARM_UP_S = 10
+# After the load, the trace writer may be behind: it is given this long to empty its queue (the time
+# it took is printed) before SIGTERM, whose own drain is bounded by the app's shutdown grace.
+CATCH_UP_S = 60
 MARKER = re.compile(r"soak-\d+-\d+")
 TRACE_COUNTS = re.compile(r"Traces of this process: (?P<written>\d+) written, (?P<lost>\d+) lost (?P<reasons>\{.*\})")
 
@@ -71,6 +75,16 @@ async def load(url: str, seconds: float, results: dict[str, Any]) -> None:
         await asyncio.gather(*(conversation(client, n, deadline, results) for n in range(CONVERSATIONS)))
 
 
+def traces_written_within(url: str, seconds: float) -> float:
+    """Seconds until the server's trace queue is empty (GET /agent/info), at most `seconds`."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if httpx.get(f"{url}/agent/info", timeout=10).json()["traces"]["queued"] == 0:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path: Path) -> None:
     app = rendered_app(tmp_path, "responses", FRAMEWORK)
     model = FaultModel().ensure_running()
@@ -87,6 +101,7 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
         rss_end, _ = server.rss_and_fds()
         time.sleep(3)  # the last connections close
         _, fds_after = server.rss_and_fds()
+        catch_up = traces_written_within(server.url, CATCH_UP_S)
     finally:
         server.terminate(timeout=60)  # traces still queued are written on the way out
         model.stop()
@@ -95,22 +110,26 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
     print(
         f"\nsoak: {results['requests']} requests in {elapsed:.0f} s ({results['requests'] / elapsed:.1f}/s), "
         f"{CONVERSATIONS} concurrent; RSS {rss_warm / 2**20:.0f} -> {rss_end / 2**20:.0f} MiB; "
-        f"fds {fds_idle} -> {fds_after}; traces {len(found)} of {total} requests"
+        f"fds {fds_idle} -> {fds_after}; traces {len(found)} of {total} requests, the queue empty "
+        f"{catch_up:.0f} s after the load"
     )
     assert not results["failures"], results["failures"][:10]
     assert not results["cross_talk"], results["cross_talk"][:10]
     assert rss_end < rss_warm * 1.5, f"RSS grew from {rss_warm / 2**20:.0f} to {rss_end / 2**20:.0f} MiB"
     assert fds_after <= fds_idle + 20, f"open file descriptors: {fds_idle} before, {fds_after} after"
-    # Every request is accounted for: its trace is in the store, or the server counted it lost and
-    # said why. A local sqlite store takes one writer: a load beyond its write rate fills the
-    # bounded export queue (MLflow's size), and the excess is dropped rather than slowing answers.
+    # Every request is accounted for, exactly: its trace is written, or the server counted it lost and
+    # said why. The writer must not lose what is queued when the load ends: it catches up (printed
+    # above), and SIGTERM drains the rest. A local sqlite store has one writer; it writes each batch
+    # traces first, on sqlite's write-ahead log (agent_server.trace_export), ~36 traces/s on 2 busy
+    # cores: a load beyond that fills the bounded queue and the excess is dropped as `queue_full`
+    # rather than slowing answers (README: the soak's figures).
     counts = TRACE_COUNTS.search(server.log.read_text() if server.log else "")
     assert counts, "the server did not report its trace counts at shutdown"
     written, lost, reasons = int(counts["written"]), int(counts["lost"]), counts["reasons"]
     print(f"traces: {written} written, {lost} lost {reasons}")
-    # A write in flight when the server stopped waiting (one writer for sqlite) is in neither count.
-    assert total - 1 <= written + lost <= total, f"{written} written + {lost} lost for {total} requests"
-    # The store has what the server counted written, and at most the ones counted lost whose spans
-    # (exported apart from the trace) or last write landed after the count.
-    assert written <= len(found) <= total, f"the server says {written} traces written; the store has {len(found)}"
+    assert written + lost == total, f"{written} written + {lost} lost for {total} requests"
+    assert "'lost_at_shutdown': 0" in reasons, reasons
     assert "'write_failed': 0" in reasons and "'store_not_ready': 0" in reasons, reasons
+    # The store has every trace counted written, and may have spans (without the trace's own row)
+    # of traces counted lost: MLflow exports them apart from the trace.
+    assert written <= len(found) <= total, f"the server says {written} traces written; the store has {len(found)}"

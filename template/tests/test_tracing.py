@@ -199,6 +199,54 @@ def test_the_app_export_queue_is_in_mlflow_exporter(
         mlflow.set_tracking_uri(previous_uri)
 
 
+def test_a_local_store_writes_each_trace_in_one_insert_with_its_spans_in_the_store(
+    model_at_standin: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """agent_server.trace_export writes each exported batch traces first (MLflow hands over the spans
+    first, which makes every trace's `start_trace` merge its rows one by one), through task shapes
+    MLflow does not document: this fails first when an MLflow release changes them. Every trace is
+    whole, its spans in the store (none copied to artifact files), and it took no merge."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    import agent
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)  # MLflow's artifact root (./mlruns) is where artifact files would go
+    previous_uri = mlflow.get_tracking_uri()
+    written = trace_export.STATS.written
+    metadata_statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "trace_request_metadata" in statement:
+            metadata_statements.append(statement.split()[0])
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with TestClient(agent.app) as client:
+            for index in range(8):
+                body = request_body(TASK_TYPE, f"question {index}", stream=index % 2 == 1)
+                assert client.post("/invocations", json=body).status_code == 200
+        assert trace_export.STATS.written == written + 8
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+        mlflow.tracing.reset()
+        mlflow.set_tracking_uri(previous_uri)
+    store = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    found = store.search_traces(locations=[e.experiment_id for e in store.search_experiments()], max_results=100)
+    assert len(found) == 8
+    for trace in found:
+        assert trace.info.state.value == "OK" and trace.data.spans, trace.info
+        assert trace.info.tags["mlflow.trace.spansLocation"] == "TRACKING_STORE"
+        assert "mlflow.trace.sizeBytes" in trace.info.trace_metadata  # written by start_trace
+    assert not (tmp_path / "mlruns").exists(), "spans were copied to artifact files"
+    # start_trace's merge takes a SELECT and an INSERT per metadata row (~12 rows per trace).
+    assert len(metadata_statements) <= 3 * 8, metadata_statements
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_mlflow_does_not_retry_a_failed_import_on_every_span() -> None:
     """MLflow looks up `mlflow.pyfunc.context` on every span; where it cannot be imported, the app
     records the failure once (None in sys.modules), and only then."""

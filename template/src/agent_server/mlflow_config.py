@@ -7,7 +7,10 @@
 
 A new sqlite store starts as a copy of an empty one kept per MLflow version in the user's cache
 (`~/.cache/agent-server`, or $XDG_CACHE_HOME): MLflow's schema migrations (~1 s) run once per
-machine, not at every fresh start.
+machine, not at every fresh start. A local store is switched to sqlite's write-ahead log (kept in
+the file: `mlflow.db-wal` and `mlflow.db-shm` appear next to it): a trace's transaction then
+appends to the log instead of writing, syncing and deleting a rollback journal (~25 % of a trace
+write here), and readers (`mlflow ui`) no longer block the app's writes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -53,8 +57,12 @@ def connect_store() -> str:
         if is_local(uri):
             _start_from_empty_store(uri)
         if experiment_id:
-            return str(mlflow.set_experiment(experiment_id=experiment_id).experiment_id)
-        return str(mlflow.set_experiment(experiment_name()).experiment_id)
+            experiment_id = str(mlflow.set_experiment(experiment_id=experiment_id).experiment_id)
+        else:
+            experiment_id = str(mlflow.set_experiment(experiment_name()).experiment_id)
+        if is_local(uri):
+            _use_write_ahead_log(uri)
+        return experiment_id
 
 
 def experiment_name() -> str:
@@ -103,6 +111,21 @@ def _sqlite_path(uri: str) -> Path | None:
         return None
     path = uri.removeprefix("sqlite:///").partition("?")[0]
     return Path(path) if path and path != ":memory:" else None
+
+
+def _use_write_ahead_log(uri: str) -> None:
+    """sqlite's WAL journal mode for the store (a property of the file: set once, kept by every
+    connection). A store that cannot switch now (another process holds it) keeps its journal."""
+    path = _sqlite_path(uri)
+    if path is None:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=5)) as connection:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.Error as exc:
+        mode = str(exc)
+    if mode != "wal":
+        logger.info("The trace store %s keeps its journal mode (%s).", path, mode)
 
 
 def _start_from_empty_store(uri: str) -> None:

@@ -10,10 +10,23 @@ asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that pl
 - `drain(timeout)` (at shutdown) writes what is queued within `timeout`; the rest is counted.
 `STATS` counts what happened to every trace of this process; each kind of loss is logged once.
 
+A local sqlite store writes each exported batch traces first (`_traces_before_their_spans`).
+MLflow hands the exporter's tasks over spans first: each batch's spans (`log_spans`, one
+transaction for the batch), then one `start_trace` per finished trace. On a SQL store,
+`log_spans` already creates the trace's row, so each `start_trace` then takes the store's slow
+path (roll back its insert, merge every tag and metadata row one by one): ~42 SQL statements and
+~18 ms of CPU per trace here, more than the app spends answering (~11 ms), so a writer sharing
+the process with the app fell behind. A trace written before its spans takes one insert (11
+statements, ~7 ms) and `log_spans` then adds the spans to it. The trace is tagged as keeping its
+spans in the store, which `log_spans` does itself (MLflow would otherwise also copy its spans
+to an artifact file), only when its spans are in the same batch and written right after it.
+
 MLflow has no public API for this: `install()` uses the exporter's `_async_queue` attribute
-(MLflow 3) and, when it is missing, leaves MLflow's own queue in place with a warning. The app's
-tests check that the queue is installed with the MLflow it runs. A write that fails is known by the
-warning MLflow logs for it (`_FailureCounter`).
+(MLflow 3), wraps its `export()` (OpenTelemetry's exporter interface) to see each batch whole, and
+reads its tasks' handlers and arguments; when the queue attribute is missing, it leaves MLflow's
+own queue in place with a warning, and a task of an unexpected shape keeps MLflow's order. The
+app's tests check all this with the MLflow it runs (tests/test_tracing.py). A write that fails is
+known by the warning MLflow logs for it (`_FailureCounter`).
 """
 
 from __future__ import annotations
@@ -23,15 +36,18 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
+from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
 logger = logging.getLogger("agent_server")
 
 SQLITE_WRITERS = 1
 REMOTE_WRITERS = 4
+IN_FLIGHT_WAIT_S = 1.0  # at shutdown, for the write under way
 # The loggers MLflow reports a failed trace write on, and how those messages start.
 MLFLOW_EXPORT_LOGGERS = ("mlflow.tracing.export.mlflow_v3", "mlflow.tracing.export.async_export_queue")
 FAILED_WRITE_MESSAGES = ("Failed to send trace", "Failed to log trace", "Failed to log spans")
@@ -83,7 +99,49 @@ STATS = TraceStats()
 
 def _is_trace(task: Any) -> bool:
     """A whole trace (else a batch of spans of traces still running)."""
-    return getattr(getattr(task, "handler", None), "__name__", "") == "_log_trace"
+    return _handler(task) == "_log_trace"
+
+
+def _handler(task: Any) -> str:
+    return str(getattr(getattr(task, "handler", None), "__name__", ""))
+
+
+def _trace_ids_of_spans(task: Any) -> set[str]:
+    """The traces whose spans a `_log_spans(experiment_id, spans, workspace)` task writes."""
+    if _handler(task) != "_log_spans":
+        return set()
+    args: Sequence[Any] = getattr(task, "args", ())
+    spans: Sequence[Any] = args[1] if len(args) > 1 else ()
+    return {str(span.trace_id) for span in spans if getattr(span, "trace_id", None)}
+
+
+def _traces_before_their_spans(tasks: list[Any]) -> list[Any]:
+    """One exported batch, each finished trace moved before the spans written with it (see above).
+
+    A trace is moved, and tagged as keeping its spans in the store, only when a task of this batch
+    writes its spans; any other task keeps its place, and a task of an unexpected shape keeps MLflow's
+    order for the whole batch.
+    """
+    with_spans: set[str] = set()
+    for task in tasks:
+        with_spans |= _trace_ids_of_spans(task)
+    first: list[Any] = []
+    for task in tasks:
+        trace = task.args[0] if _is_trace(task) and getattr(task, "args", None) else None
+        info = getattr(trace, "info", None)
+        if info is None or not isinstance(getattr(info, "tags", None), dict):
+            if _is_trace(task):
+                return tasks
+            continue
+        if info.trace_id in with_spans:
+            first.append(task)
+    if not first:
+        return tasks
+    for task in first:
+        task.args[0].info.tags[TraceTagKey.SPANS_LOCATION] = SpansLocation.TRACKING_STORE.value
+        task.spans_follow = True  # see ExportQueue.close()
+    moved = {id(task) for task in first}
+    return first + [task for task in tasks if id(task) not in moved]
 
 
 class _FailureCounter(logging.Filter):
@@ -114,13 +172,19 @@ for _name in MLFLOW_EXPORT_LOGGERS:
 
 
 class ExportQueue:
-    """MLflow's export queue interface (`put`, `flush`), bounded, on daemon threads."""
+    """MLflow's export queue interface (`put`, `flush`), bounded, on daemon threads.
 
-    def __init__(self, writers: int, capacity: int, stats: TraceStats = STATS) -> None:
+    `traces_first`: each exported batch (`one_batch_per_export`) is written traces first.
+    """
+
+    def __init__(self, writers: int, capacity: int, stats: TraceStats = STATS, traces_first: bool = False) -> None:
         self.capacity = capacity
         self.stats = stats
+        self.traces_first = traces_first
+        self._batch = threading.local()  # the tasks of the export() running in this thread
         self._tasks: deque[Any] = deque()
         self._busy = 0
+        self._spans_owed = False  # a trace was written before its spans, which are still queued
         self._closed = False
         self._deadline: float | None = None
         self._changed = threading.Condition()
@@ -135,16 +199,44 @@ class ExportQueue:
         with self._changed:
             return len(self._tasks) + self._busy
 
+    def one_batch_per_export(self, export: Callable[[Sequence[Any]], Any]) -> Callable[[Sequence[Any]], Any]:
+        """`export` (the exporter's), its tasks queued together once it returns."""
+
+        def export_one_batch(spans: Sequence[Any]) -> Any:
+            self._batch.tasks = []
+            try:
+                return export(spans)
+            finally:
+                tasks, self._batch.tasks = self._batch.tasks, None
+                self._put_all(tasks)
+
+        return export_one_batch
+
     def put(self, task: Any) -> None:
         """Queue a write task; never blocks (a full or closed queue counts the task as lost)."""
+        batch = getattr(self._batch, "tasks", None)
+        if batch is not None:
+            batch.append(task)
+        else:
+            self._put_all([task])
+
+    def _put_all(self, tasks: list[Any]) -> None:
+        lost: list[tuple[str, Any]] = []
         with self._changed:
-            reason = "lost_at_shutdown" if self._closed else "queue_full" if len(self._tasks) >= self.capacity else ""
-            if not reason:
-                self._tasks.append(task)
+            kept: list[Any] = []
+            for task in tasks:
+                full = len(self._tasks) + len(kept) >= self.capacity
+                reason = "lost_at_shutdown" if self._closed else "queue_full" if full else ""
+                if reason:
+                    lost.append((reason, task))
+                else:
+                    kept.append(task)
+            if kept:
+                self._tasks.extend(_traces_before_their_spans(kept) if self.traces_first else kept)
                 self._changed.notify()
-                return
-        trace = _is_trace(task)
-        self.stats.lose(reason, traces=int(trace), span_batches=int(not trace))
+        for reason, task in lost:
+            trace = _is_trace(task)
+            self.stats.lose(reason, traces=int(trace), span_batches=int(not trace))
 
     def flush(self, terminate: bool = False) -> None:
         """Wait until every queued task is written (or the drain deadline passes); `terminate` closes."""
@@ -159,24 +251,50 @@ class ExportQueue:
             self.close()
 
     def drain(self, timeout: float) -> None:
-        """Write what is queued (MLflow's span batches first) for at most `timeout` s, then close."""
+        """Write what is queued (MLflow's span batches first) for at most `timeout` s, then close.
+
+        The write under way when time is up is waited for (IN_FLIGHT_WAIT_S at most, part of
+        `timeout`), so that every trace is counted, written or lost."""
         with self._changed:
-            self._deadline = time.monotonic() + timeout
+            self._deadline = time.monotonic() + max(timeout - IN_FLIGHT_WAIT_S, 0)
         try:
             mlflow.flush_trace_async_logging()  # MLflow's batches of spans into this queue, then flush()
         finally:
             self.close()
+            with self._changed:
+                until = time.monotonic() + IN_FLIGHT_WAIT_S
+                while (self._busy or self._tasks) and time.monotonic() < until:
+                    self._changed.wait(until - time.monotonic())
 
     def close(self) -> None:
-        """No more writes: what is still queued is counted as lost, later tasks too."""
+        """No more writes: what is still queued is counted as lost, later tasks too.
+
+        Except the spans of a batch whose traces are being written before them: a trace already
+        written keeps its spans (they are written next; the batch's traces not yet written are lost)."""
         with self._changed:
             self._closed = True
             left = list(self._tasks)
             self._tasks.clear()
+            owed = self._owed_spans(left) if self._spans_owed else []
+            left = [task for task in left if not any(task is spans for spans in owed)]
+            self._tasks.extend(owed)
             self._changed.notify_all()
         traces = sum(1 for task in left if _is_trace(task))
         if left:
             self.stats.lose("lost_at_shutdown", traces=traces, span_batches=len(left) - traces)
+
+    @staticmethod
+    def _owed_spans(left: list[Any]) -> list[Any]:
+        """The span tasks of the batch being written (`left` starts with its traces not yet written)."""
+        index = 0
+        while index < len(left) and getattr(left[index], "spans_follow", False):
+            index += 1
+        owed = []
+        while index < len(left) and not getattr(left[index], "spans_follow", False):
+            if not _is_trace(left[index]):
+                owed.append(left[index])
+            index += 1
+        return owed
 
     def _write(self) -> None:
         while True:
@@ -187,6 +305,8 @@ class ExportQueue:
                     return
                 task = self._tasks.popleft()
                 self._busy += 1
+                following = bool(self._tasks) and not _is_trace(self._tasks[0])
+                self._spans_owed = getattr(task, "spans_follow", False) or (not _is_trace(task) and following)
             try:
                 failures = FAILURES.failures()
                 task.handle()  # MLflow's task: it catches and logs every error itself
@@ -219,6 +339,8 @@ def install(local_store: bool) -> ExportQueue | None:
         return None
     default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
     writers = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
-    queue = ExportQueue(writers, int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000))
+    capacity = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000)
+    queue = ExportQueue(writers, capacity, traces_first=local_store)
     exporter._async_queue = queue
+    exporter.export = queue.one_batch_per_export(exporter.export)
     return queue
