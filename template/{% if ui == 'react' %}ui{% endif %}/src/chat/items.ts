@@ -1,7 +1,8 @@
 // A stored conversation's items (`GET /conversations/{id}/items`) as the page's turns. Every task type
 // stores the same items (agent_server.items): messages with `input_text` / `output_text` parts (and
 // `input_image` for a Responses question with images), `function_call`, `function_call_output` and
-// `reasoning`. Each user message is a question; what follows it, up to the next one, is its answer.
+// `reasoning`, and approvals (`mcp_approval_request` / `mcp_approval_response`). Each user message is a
+// question; what follows it, up to the next one, is its answer (a decision and what it led to included).
 import { isObject, list, PartList, str } from "../protocols/protocol";
 import type { AssistantTurn, ImageAttachment, Turn, UserTurn } from "../types";
 
@@ -34,6 +35,10 @@ export function itemsToTurns(items: unknown[]): Turn[] {
       parts.addToolCall(str(item.call_id) ?? id, str(item.name) ?? "tool", str(item.arguments) ?? "");
     } else if (kind === "function_call_output") {
       parts.setToolOutput(outputText(item.output), str(item.call_id));
+    } else if (kind === "mcp_approval_request") {
+      parts.setApproval(id, str(item.name) ?? "tool", str(item.arguments) ?? "", str(item.server_label) ?? "");
+    } else if (kind === "mcp_approval_response") {
+      parts.decide(str(item.approval_request_id) ?? "", item.approve === true);
     }
   });
   endAnswer();

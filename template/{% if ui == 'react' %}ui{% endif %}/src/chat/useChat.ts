@@ -6,9 +6,9 @@ import { sendFeedback } from "../api/client";
 import { newId } from "../ids";
 import { MAX_REQUEST_BYTES, megabytes } from "../images";
 import type { Protocol } from "../protocols";
-import type { AssistantTurn, Feedback, ImageAttachment, Part, Turn } from "../types";
+import type { ApprovalPart, AssistantTurn, Feedback, ImageAttachment, Part, Turn } from "../types";
 import { change, historyBefore, isStreaming, newQuestion, type Change, type Conversation } from "./conversation";
-import { refFor, requestFor, type Asking, type ConversationRef } from "./memory";
+import { naming, refFor, requestFor, type Asking, type ConversationRef } from "./memory";
 import { ServerConversationStore, type ConversationStore } from "./store";
 import { invocations, type AnswerTransport } from "./transport";
 
@@ -24,6 +24,8 @@ export interface Chat {
   reset(): void;
   /** Shows `conversation` (e.g. one from the list) and continues it; stops any answer in flight. */
   open(conversation: Conversation): void;
+  /** Approves or denies the tool call `requestId` the last answer paused on; the answer goes on. */
+  decide(answerId: string, requestId: string, approve: boolean): void;
   rate(answerId: string, rating: Feedback["rating"]): void;
   comment(answerId: string, comment: string): void;
 }
@@ -69,18 +71,19 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
   }, [store]);
 
   const run = useCallback(
-    async (answerId: string, asking: Asking) => {
+    async (answerId: string, asking: Asking, decision?: Decision) => {
       if (!protocol) return;
       const patch = (p: Partial<AssistantTurn>) => apply({ type: "answer", answerId, patch: p });
       const history = historyBefore(current.current.turns, answerId);
       const before = current.current.ref;
-      const ref = refFor(before, history, asking, protocol);
+      const ref = decision ? before : refFor(before, history, asking, protocol);
       if (ref !== before) {
         current.current = { ...current.current, ref };
         setConversation(current.current);
         if (before.kind === "client") events.current.onRestarted?.(before);
       }
-      const body = requestFor(protocol, history, ref);
+      const body = decision ? naming(decision.request, ref) : requestFor(protocol, history, ref);
+      const earlier = decision?.parts ?? []; // a decided answer goes on after what it showed
       const size = new Blob([JSON.stringify(body)]).size;
       if (size > MAX_REQUEST_BYTES) {
         patch({ status: "error", error: tooLarge(size) });
@@ -89,7 +92,7 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
       const abort = new AbortController();
       controller.current = abort;
       const parser = protocol.createParser();
-      const frames = new FrameBatcher((parts) => patch({ parts }));
+      const frames = new FrameBatcher((parts) => patch({ parts: [...earlier, ...parts] }));
       try {
         for await (const event of transport.stream(body, abort.signal)) {
           if (event.kind === "trace") {
@@ -142,6 +145,20 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
     apply({ type: "regenerate", answerId });
     void run(answerId, "regenerate");
   }, [apply, run]);
+
+  const decide = useCallback(
+    (answerId: string, requestId: string, approve: boolean) => {
+      const turns = current.current.turns;
+      const answer = turns[turns.length - 1];
+      const request = protocol?.approvalRequest?.(requestId, approve);
+      if (!request || answer?.role !== "assistant" || answer.id !== answerId || answer.status !== "done") return;
+      const decision: ApprovalPart["decision"] = approve ? "approved" : "denied";
+      const parts = answer.parts.map((p) => (p.kind === "approval" && p.id === requestId ? { ...p, decision } : p));
+      apply({ type: "answer", answerId, patch: { parts, status: "streaming", error: undefined } });
+      void run(answerId, "ask", { request, parts });
+    },
+    [apply, protocol, run],
+  );
 
   const stop = useCallback(() => controller.current?.abort(), []);
 
@@ -203,9 +220,16 @@ export function useChat(protocol: Protocol | undefined, options: ChatOptions = {
     stop,
     reset,
     open: show,
+    decide,
     rate,
     comment,
   };
+}
+
+/** An answer to an approval request: the request that carries it, and the parts the answer had. */
+interface Decision {
+  request: Record<string, unknown>;
+  parts: Part[];
 }
 
 /** Hands on the latest parts at most once per animation frame: a fast stream renders once a frame. */

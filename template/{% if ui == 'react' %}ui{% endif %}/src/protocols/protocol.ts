@@ -10,6 +10,8 @@ export interface Protocol {
   images: { supported: true } | { supported: false; reason: string };
   /** Whether a request can name a conversation made through the Conversations API (Responses' `conversation`). */
   namesStoredConversations: boolean;
+  /** The request that answers an approval request (only Responses can carry one; the others never ask). */
+  approvalRequest?(requestId: string, approve: boolean): Record<string, unknown>;
 }
 
 export interface StreamParser {
@@ -119,6 +121,21 @@ export class PartList {
       const id = callId ?? this.newId("call");
       this.parts = [...this.parts, { kind: "tool", callId: id, name: name ?? "tool", arguments: "", output }];
     }
+  }
+
+  /** Adds a tool call that waits for the user's decision (or records the decision on it). */
+  setApproval(id: string, name: string, args: string, server: string, decision?: "approved" | "denied"): void {
+    const index = this.parts.findIndex((p) => p.kind === "approval" && p.id === id);
+    const current = this.parts[index];
+    if (current?.kind === "approval") this.replace(index, { ...current, decision: decision ?? current.decision });
+    else this.parts = [...this.parts, { kind: "approval", id, name, arguments: args, server, decision }];
+  }
+
+  /** Records the user's decision on approval request `id`, if it is there. */
+  decide(id: string, approve: boolean): void {
+    const index = this.parts.findIndex((p) => p.kind === "approval" && p.id === id);
+    const current = this.parts[index];
+    if (current?.kind === "approval") this.replace(index, { ...current, decision: approve ? "approved" : "denied" });
   }
 
   private upsert(kind: "text" | "reasoning", id: string, update: (text: string) => string): void {
