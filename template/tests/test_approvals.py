@@ -8,11 +8,13 @@ calls the tool named by `standin:tool=NAME`, then answers `Turn N: <tool> return
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import mlflow
 import openai
 import pytest
 from openai import OpenAI
@@ -123,6 +125,24 @@ def test_chat_completions_cannot_carry_approvals_so_the_tool_does_not_run(client
     assert text.startswith("Turn 1: save_note returned Not run: the tool save_note needs the user's approval")
     assert "approvals need the Responses task type" in text
     assert notes(notes_file) == []
+
+
+def test_the_answer_trace_records_the_approval_request(approval_app: RunningApp, client: OpenAI) -> None:
+    headers = {"x-mlflow-return-trace-id": "true"}
+    answer = client.responses.create(model="agent", input=ASK_TO_SAVE, store=False, extra_headers=headers)
+    trace_id = (answer.metadata or {})["trace_id"]
+    tracking = mlflow.MlflowClient(approval_app.tracking_uri)
+    deadline = time.monotonic() + 60
+    while True:  # traces are written after the answer, in the background
+        try:
+            trace = tracking.get_trace(trace_id)
+            break
+        except mlflow.exceptions.MlflowException:
+            assert time.monotonic() < deadline, f"trace {trace_id} not written"
+            time.sleep(0.3)
+    (root,) = [span for span in trace.data.spans if span.parent_id is None]
+    (request,) = [item for item in root.outputs["output"] if item["type"] == "mcp_approval_request"]
+    assert (request["id"], request["name"]) == (approval_request(answer.output).id, "save_note")
 
 
 @pytest.mark.skipif(app_config.TASK_TYPE != "agent/v1/responses", reason="POST /invocations of a Responses app")

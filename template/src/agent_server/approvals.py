@@ -23,7 +23,6 @@ import functools
 import inspect
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from starlette.concurrency import run_in_threadpool
 
 from agent_server.events import AgentEvent, ApprovalRequest, ToolCall, ToolResult
+from agent_server.protocols.base import JsonDict, new_id
 from agent_server.remote_tools import RemoteTool
 
 LOCAL_SERVER = "local"
@@ -43,8 +43,6 @@ NOT_ASKABLE = (
 )
 DECLINED = "Not run: the user declined this call of {name}. Do not call it again unless they ask."
 INTERRUPTED = "Not finished: the answer paused for the user's approval of another tool call."
-
-JsonDict = dict[str, Any]
 
 logger = logging.getLogger("agent_server")
 P = ParamSpec("P")
@@ -136,10 +134,6 @@ class GuardedRemoteTool:
 def guard_remote(tool: RemoteTool, server_label: str) -> GuardedRemoteTool:
     _guarded_names.add(tool.name)
     return GuardedRemoteTool(tool, server_label)
-
-
-def new_id(prefix: str) -> str:  # as agent_server.protocols.base, which imports this module
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
 
 
 def _refusal(name: str, arguments: str, server_label: str) -> str:

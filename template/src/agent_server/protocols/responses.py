@@ -23,7 +23,7 @@ from mlflow.types.responses import (
     create_text_output_item,
 )
 
-from agent_server.approvals import watch
+from agent_server import approvals
 from agent_server.events import (
     AgentEvent,
     ApprovalRequest,
@@ -61,7 +61,7 @@ class ResponsesProtocol(Protocol[ResponsesAgentRequest, ResponsesAgentResponse, 
         open_kind = ""  # "message" or "reasoning": the item that deltas are added to, if any
         item_id = ""
         parts: list[str] = []
-        async for event in watch(events):
+        async for event in approvals.watch(events):
             if isinstance(event, Usage) or (isinstance(event, TextDelta | Reasoning) and not event.text):
                 continue
             kind = "message" if isinstance(event, TextDelta) else "reasoning" if isinstance(event, Reasoning) else ""
