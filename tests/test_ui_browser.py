@@ -854,6 +854,7 @@ def drive_approvals(page: Page, project: Path, notes: Path) -> None:
     second.get_by_role("button", name="Deny Save a note for later").click()
     expect(second).to_contain_text("Turn 2: save_note returned Not run: the user declined this call")
     expect(second.get_by_role("region", name="Denied: Save a note for later")).to_be_visible()
+    expect(second.get_by_text("not run", exact=True)).to_be_visible()
     assert notes.read_text().splitlines() == ["example"]
 
     page.reload()  # the conversation comes back from the server with both decisions
@@ -866,5 +867,6 @@ def drive_no_approvals(page: Page, notes: Path) -> None:
     ask(page, SAVE_NOTE)
     answer = finished(page, 0)
     expect(answer).to_contain_text("approvals need the Responses task type")
+    expect(answer.get_by_text("not run", exact=True)).to_be_visible()  # the step says so, not "done"
     expect(answer.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
     assert not notes.exists()
