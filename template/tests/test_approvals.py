@@ -123,7 +123,7 @@ def test_chat_completions_cannot_carry_approvals_so_the_tool_does_not_run(client
     completion = client.chat.completions.create(model="agent", messages=[{"role": "user", "content": ASK_TO_SAVE}])
     text = completion.choices[0].message.content or ""
     assert text.startswith("Turn 1: save_note returned Not run: the tool save_note needs the user's approval")
-    assert "approvals need the Responses task type" in text
+    assert "approvals need the Responses API" in text
     assert notes(notes_file) == []
 
 
@@ -167,7 +167,7 @@ def test_invocations_of_a_chat_task_type_do_not_run_the_tool(approval_app: Runni
     with approval_app.client() as http:
         answer = http.post("/invocations", json={"messages": [{"role": "user", "content": ASK_TO_SAVE}]})
     assert answer.status_code == 200, answer.text
-    assert "approvals need the Responses task type" in answer.text
+    assert "approvals need the Responses API" in answer.text
     assert notes(notes_file) == []
 
 

@@ -13,8 +13,10 @@ in every framework:
    approved call itself (or records the refusal) as a `function_call` + `function_call_output` pair
    with the request's id as `call_id`, and the agent answers from it.
 
-Only the Responses format has items for this. In the other task types a marked tool is never run: the
-model gets a message saying approvals need the Responses task type (`POST /responses`).
+Only the Responses format has items for this; every app serves it on `POST /responses`, whatever its
+task type (a Responses app on `/invocations` too). The chat formats (`/chat/completions`, a chat task
+type's `/invocations`) cannot carry them: there a marked tool is never run, and the model gets a message
+saying approvals need the Responses API.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ LOCAL_SERVER = "local"
 """The `server_label` of a tool of tools.py."""
 WAITING = "Not run yet: this tool needs the user's approval, so the answer pauses here until they decide."
 NOT_ASKABLE = (
-    "Not run: the tool {name} needs the user's approval, and approvals need the Responses task type "
-    "(agent/v1/responses, e.g. POST /responses); tell the user it could not run here."
+    "Not run: the tool {name} needs the user's approval, and approvals need the Responses API "
+    "(POST /responses, which this app serves); tell the user it could not run here."
 )
 DECLINED = "Not run: the user declined this call of {name}. Do not call it again unless they ask."
 INTERRUPTED = "Not finished: the answer paused for the user's approval of another tool call."

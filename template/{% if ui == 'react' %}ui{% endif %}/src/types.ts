@@ -21,7 +21,7 @@ export interface ToolPart {
   output?: string;
 }
 
-/** A tool call that waits for the user (the Responses task type's `mcp_approval_request`): Approve runs
+/** A tool call that waits for the user (the Responses API's `mcp_approval_request`): Approve runs
  * it and the answer goes on; Deny tells the model the user declined. */
 export interface ApprovalPart {
   kind: "approval";
