@@ -6,7 +6,8 @@ Debian Chromium through Python Playwright, as a user would: suggested prompts, t
 a highlighted code block copied to the clipboard, images attached and pasted, edit and resend,
 regenerate, Stop (cancelled on the server), an injected error, feedback with a comment, New chat;
 conversations listed, reopened, renamed and deleted; answers that survive a cut connection and a
-reload (the page answers through background responses in every task type); a phone-sized screen,
+reload (the page answers through background responses in every task type); tool calls that need
+approval, approved and denied (in every task type: they go through /responses); a phone-sized screen,
 the theme toggle, keyboard-only use and an axe-core check (zero serious or critical violations) in
 each state; the JS bundle against its budget and the time to a first answer on a throttled phone
 (figures printed and written to tests/artifacts/).
@@ -972,9 +973,9 @@ SAVE_NOTE = "Please remember this. standin:tool=save_note"
 def test_tool_approval_in_browser(
     app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """Responses: one call approved (it runs, the answer goes on), one denied (it never runs); both
-    decisions are still shown after a reload. The chat task types cannot ask: the tool does not run and
-    the page says why."""
+    """In every task type (the page answers through /responses): one call approved by keyboard (it runs,
+    the same answer goes on), one denied (it never runs); both decisions still shown after a reload.
+    In the Responses app, a reload while the decided answer goes on resumes it."""
     _, project = app
     notes = tmp_path / "notes.txt"
     expect.set_options(timeout=TIMEOUT_MS)
@@ -983,10 +984,9 @@ def test_tool_approval_in_browser(
         context, page = new_page(browser, base, problems, **DESKTOP)
         try:
             page.goto(base)
-            if task_of(request) == "responses":
-                drive_approvals(page, project, notes)
-            else:
-                drive_no_approvals(page, notes)
+            drive_approvals(page, project, notes)
+            if task_of(request) == "responses":  # the page's resume does not depend on the task type
+                drive_decision_resumed(page, notes)
         finally:
             context.close()
     assert not problems, "\n".join(problems)
@@ -1002,8 +1002,11 @@ def drive_approvals(page: Page, project: Path, notes: Path) -> None:
     assert not notes.exists(), "the tool ran before it was approved"
     axe_check(page, project, "an approval waiting")
     screenshot(page, "approval-waiting")
-    approve.focus()
-    page.keyboard.press("Enter")  # keyboard first: the buttons are real buttons
+    with page.expect_request(lambda r: r.url.endswith("/responses") and r.method == "POST") as posted:
+        approve.focus()
+        page.keyboard.press("Enter")  # keyboard first: the buttons are real buttons
+    body = posted.value.post_data_json
+    assert body["background"] is True and body["input"][0]["type"] == "mcp_approval_response", body
     expect(first).to_contain_text("Turn 1: save_note returned Saved note 'example'..")
     expect(first.get_by_role("region", name="Approved: Save a note for later")).to_be_visible()
     expect(answers(page)).to_have_count(1)  # the same answer went on
@@ -1023,10 +1026,18 @@ def drive_approvals(page: Page, project: Path, notes: Path) -> None:
     expect(page.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
 
 
-def drive_no_approvals(page: Page, notes: Path) -> None:
-    ask(page, SAVE_NOTE)
-    answer = finished(page, 0)
-    expect(answer).to_contain_text("approvals need the Responses task type")
-    expect(answer.get_by_text("not run", exact=True)).to_be_visible()  # the step says so, not "done"
-    expect(answer.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
-    assert not notes.exists()
+def drive_decision_resumed(page: Page, notes: Path) -> None:
+    """Approved, then the page reloads while the answer goes on: it comes back as the same answer, with
+    the decision, and the call ran once."""
+    ask(page, f"{SAVE_NOTE} standin:slow")
+    third = answers(page).nth(2)
+    third.get_by_role("button", name="Approve Save a note for later").click()
+    expect(third).to_contain_text("word2")
+    page.reload()
+    third = answers(page).nth(2)
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()  # still running, resumed
+    expect(third.get_by_role("region", name="Approved: Save a note for later")).to_be_visible()
+    expect(third.locator(".markdown").last).to_have_text(SLOW_ANSWER.replace("Turn 1", "Turn 3"))
+    expect(answers(page)).to_have_count(3)
+    expect(page.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
+    assert notes.read_text().splitlines() == ["example", "example"]
