@@ -1,7 +1,8 @@
 """Tools the agent can call: plain, typed Python functions.
 
 The docstring's first paragraph tells the model what the tool does; typed parameters become its
-arguments. Add a function here and list it in TOOLS.
+arguments. Add a function here and list it in TOOLS. A tool that changes something can ask the
+user first: decorate it with `@needs_approval` (from agent_server.approvals; see the README).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Debian Chromium through Python Playwright, as a user would: suggested prompts, t
 a highlighted code block copied to the clipboard, images attached and pasted, edit and resend,
 regenerate, Stop (cancelled on the server), an injected error, feedback with a comment, New chat;
 conversations listed, reopened, renamed and deleted; answers that survive a cut connection and a
-reload (the page answers through background responses in every task type); a phone-sized screen,
+reload (the page answers through background responses in every task type); tool calls that need
+approval, approved and denied (in every task type: they go through /responses); a phone-sized screen,
 the theme toggle, keyboard-only use and an axe-core check (zero serious or critical violations) in
 each state; the JS bundle against its budget and the time to a first answer on a throttled phone
 (figures printed and written to tests/artifacts/).
@@ -926,3 +927,117 @@ def throttled_visit(browser: Browser, base: str) -> dict[str, float]:
         }
     finally:
         context.close()
+
+
+# -- approvals: a tool that needs the user's yes (agent_server.approvals) ---------------------------
+
+
+@contextlib.contextmanager
+def serving_with_approval_tools(project: Path, notes: Path) -> Iterator[str]:
+    """The built app again, on another port, with the tools of its tests/approval_tools: `save_note`
+    needs approval and appends to `notes`."""
+    port = free_port()
+    log = project / "agent-server-approvals.log"
+    env = app_env(
+        MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false",
+        PYTHONPATH=str(project / "tests" / "approval_tools"),
+        APPROVAL_NOTES_FILE=str(notes),
+    )
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["uv", "run", "agent-server", "--demo", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(f"{base}/agent/info", proc, log)
+        yield base
+    except Exception:
+        print(log.read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+SAVE_NOTE = "Please remember this. standin:tool=save_note"
+
+
+def test_tool_approval_in_browser(
+    app: tuple[str, Path], browser: Browser, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """In every task type (the page answers through /responses): one call approved by keyboard (it runs,
+    the same answer goes on), one denied (it never runs); both decisions still shown after a reload.
+    In the Responses app, a reload while the decided answer goes on resumes it."""
+    _, project = app
+    notes = tmp_path / "notes.txt"
+    expect.set_options(timeout=TIMEOUT_MS)
+    problems: list[str] = []
+    with serving_with_approval_tools(project, notes) as base:
+        context, page = new_page(browser, base, problems, **DESKTOP)
+        try:
+            page.goto(base)
+            drive_approvals(page, project, notes)
+            if task_of(request) == "responses":  # the page's resume does not depend on the task type
+                drive_decision_resumed(page, notes)
+        finally:
+            context.close()
+    assert not problems, "\n".join(problems)
+
+
+def drive_approvals(page: Page, project: Path, notes: Path) -> None:
+    ask(page, SAVE_NOTE)
+    first = answers(page).nth(0)
+    waiting = first.get_by_role("region", name="Run this tool? Save a note for later")
+    expect(waiting).to_contain_text('"text": "example"')
+    approve = waiting.get_by_role("button", name="Approve Save a note for later")
+    expect(approve).to_be_enabled()
+    assert not notes.exists(), "the tool ran before it was approved"
+    axe_check(page, project, "an approval waiting")
+    screenshot(page, "approval-waiting")
+    with page.expect_request(lambda r: r.url.endswith("/responses") and r.method == "POST") as posted:
+        approve.focus()
+        page.keyboard.press("Enter")  # keyboard first: the buttons are real buttons
+    body = posted.value.post_data_json
+    assert body["background"] is True and body["input"][0]["type"] == "mcp_approval_response", body
+    expect(first).to_contain_text("Turn 1: save_note returned Saved note 'example'..")
+    expect(first.get_by_role("region", name="Approved: Save a note for later")).to_be_visible()
+    expect(answers(page)).to_have_count(1)  # the same answer went on
+    assert notes.read_text().splitlines() == ["example"]
+
+    ask(page, SAVE_NOTE)
+    second = answers(page).nth(1)
+    second.get_by_role("button", name="Deny Save a note for later").click()
+    expect(second).to_contain_text("Turn 2: save_note returned Not run: the user declined this call")
+    expect(second.get_by_role("region", name="Denied: Save a note for later")).to_be_visible()
+    expect(second.get_by_text("not run", exact=True)).to_be_visible()
+    assert notes.read_text().splitlines() == ["example"]
+
+    page.reload()  # the conversation comes back from the server with both decisions
+    expect(page.get_by_role("region", name="Approved: Save a note for later")).to_be_visible()
+    expect(page.get_by_role("region", name="Denied: Save a note for later")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
+
+
+def drive_decision_resumed(page: Page, notes: Path) -> None:
+    """Approved, then the page reloads while the answer goes on: it comes back as the same answer, with
+    the decision, and the call ran once."""
+    ask(page, f"{SAVE_NOTE} standin:slow")
+    third = answers(page).nth(2)
+    third.get_by_role("button", name="Approve Save a note for later").click()
+    expect(third).to_contain_text("word2")
+    page.reload()
+    third = answers(page).nth(2)
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()  # still running, resumed
+    expect(third.get_by_role("region", name="Approved: Save a note for later")).to_be_visible()
+    expect(third.locator(".markdown").last).to_have_text(SLOW_ANSWER.replace("Turn 1", "Turn 3"))
+    expect(answers(page)).to_have_count(3)
+    expect(page.get_by_role("button", name=re.compile("^(Approve|Deny) "))).to_have_count(0)
+    assert notes.read_text().splitlines() == ["example", "example"]

@@ -83,4 +83,17 @@ class Usage:
     output_tokens: int
 
 
-AgentEvent: TypeAlias = TextDelta | Reasoning | ToolCall | ToolResult | Usage
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A tool call that waits for the user's approval (agent_server.approvals): it ends the answer.
+
+    `server_label` is where the tool runs: "local" for tools.py, else its MCP server.
+    """
+
+    id: str
+    name: str
+    arguments: str
+    server_label: str
+
+
+AgentEvent: TypeAlias = TextDelta | Reasoning | ToolCall | ToolResult | Usage | ApprovalRequest

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from agent_server import app_config
+from agent_server import app_config, approvals
 from agent_server.errors import AgentOutputError, BadRequest, summary
 from agent_server.events import AgentEvent, ChatMessage
 from agent_server.protocols import AnyProtocol, protocol_for
@@ -29,6 +29,8 @@ from agent_server.tool_catalog import RemoteToolLister
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Agent = Callable[[list[ChatMessage]], AsyncIterator[AgentEvent]]
 """An agent: the conversation in, its events out (see agent_server.events)."""
+
+RESPONSES = "agent/v1/responses"
 
 # Handlers decorated with the module-level @invoke()/@stream() wait here until the next
 # create_server() adopts them; each server then owns its handlers (no shared registry).
@@ -144,6 +146,8 @@ class AgentServer:
 
     def chunks(self, protocol: AnyProtocol, request: Any) -> AsyncIterator[JsonDict]:
         """The answer to `request` as `protocol`'s stream chunks, each validated."""
+        if protocol.task_type == RESPONSES:
+            return self._responses_chunks(protocol, request)
         if self.uses_handlers(protocol):
             return self._handler_chunks(request)
         return self._agent_chunks(protocol, request)
@@ -153,11 +157,50 @@ class AgentServer:
         if not self.uses_handlers(protocol) or self.invoke_handler is None:
             chunks = [chunk async for chunk in self.chunks(protocol, request)]
             return _checked(protocol.check_response, protocol.reduce_chunks(chunks), "response")
+        decided: list[JsonDict] = []
+        if protocol.task_type == RESPONSES:
+            approvals.begin_answer()
+            request, decided = await self._decided(request)
         if inspect.iscoroutinefunction(self.invoke_handler):
             result = await self.invoke_handler(request)
         else:
             result = await run_in_threadpool(self.invoke_handler, request)
-        return _checked(protocol.check_response, result, "response")
+        checked = _checked(protocol.check_response, result, "response")
+        return {**checked, "output": [*decided, *checked["output"]]} if decided else checked
+
+    async def _responses_chunks(self, protocol: AnyProtocol, request: Any) -> AsyncIterator[JsonDict]:
+        """A Responses answer: first the calls the user decided on (agent_server.approvals), then the agent's."""
+        approvals.begin_answer()
+        request, decided = await self._decided(request)
+        for item in decided:
+            yield _checked(protocol.check_chunk, {"type": "response.output_item.done", "item": item}, "stream chunk")
+        handled = self.uses_handlers(protocol)
+        async for chunk in self._handler_chunks(request) if handled else self._agent_chunks(protocol, request):
+            yield chunk
+
+    async def _decided(self, request: Any) -> tuple[Any, list[JsonDict]]:
+        """The request with the calls the user approved (run now) or declined added after their
+        approval responses, and those calls' items."""
+        items: list[JsonDict] = [item.model_dump(exclude_none=True) for item in request.input]
+        try:
+            found = approvals.decisions(items)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        if not found:
+            return request, []
+        remote = list(await self.remote_tools()) if self.remote_tools is not None else []
+        run = approvals.tool_runner(self.tools, remote)
+        decided = {str(d.request["id"]): await approvals.decided_items(d, run) for d in found}
+        with_decisions: list[JsonDict] = []
+        added: list[JsonDict] = []
+        for item in items:
+            with_decisions.append(item)
+            if item.get("type") == "mcp_approval_response":
+                pair = decided.pop(str(item.get("approval_request_id")), [])
+                with_decisions.extend(pair)
+                added.extend(pair)
+        updated = type(request).model_validate({**request.model_dump(exclude_none=True), "input": with_decisions})
+        return updated, added
 
     async def _handler_chunks(self, request: Any) -> AsyncIterator[JsonDict]:
         assert self.stream_handler is not None

@@ -31,3 +31,9 @@ export function pretty(text: string): string {
 export function isToolError(output: string | undefined): boolean {
   return output !== undefined && /^\s*(error\b|an error occurred while running the tool)/i.test(output);
 }
+
+/** Whether a tool call was not run: it needed the user's approval, which was denied or could not be asked
+ * for (agent_server.approvals answers "Not run: <why>"). */
+export function isNotRun(output: string | undefined): boolean {
+  return output !== undefined && /^\s*not run:/i.test(output);
+}

@@ -21,7 +21,26 @@ export interface ToolPart {
   output?: string;
 }
 
-export type Part = TextPart | ReasoningPart | ToolPart;
+/** A tool call that waits for the user (the Responses API's `mcp_approval_request`): Approve runs
+ * it and the answer goes on; Deny tells the model the user declined. */
+export interface ApprovalPart {
+  kind: "approval";
+  /** The approval request's id, which the decision answers. */
+  id: string;
+  name: string;
+  arguments: string;
+  /** Where the tool runs: "local" (tools.py) or its MCP server. */
+  server: string;
+  decision?: "approved" | "denied";
+}
+
+/** The user's answer to an approval request (sent as an `mcp_approval_response` item). */
+export interface Decision {
+  requestId: string;
+  approve: boolean;
+}
+
+export type Part = TextPart | ReasoningPart | ToolPart | ApprovalPart;
 
 /** An image attached to a question, as the data: URL that is sent. */
 export interface ImageAttachment {

@@ -17,12 +17,23 @@ from mlflow.types.responses import (
     ResponsesAgentStreamEvent,
     create_function_call_item,
     create_function_call_output_item,
+    create_mcp_approval_request_item,
     create_reasoning_item,
     create_text_delta,
     create_text_output_item,
 )
 
-from agent_server.events import AgentEvent, ChatMessage, Reasoning, TextDelta, ToolCall, ToolResult, Usage
+from agent_server import approvals
+from agent_server.events import (
+    AgentEvent,
+    ApprovalRequest,
+    ChatMessage,
+    Reasoning,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Usage,
+)
 from agent_server.protocols.base import JsonDict, Protocol, new_id, text_of, validated
 
 
@@ -45,11 +56,12 @@ class ResponsesProtocol(Protocol[ResponsesAgentRequest, ResponsesAgentResponse, 
 
     async def stream_chunks(self, events: AsyncIterable[AgentEvent]) -> AsyncIterator[ResponsesAgentStreamEvent]:
         """Text and reasoning deltas, then one `response.output_item.done` per message, reasoning
-        block, tool call and tool result."""
+        block, tool call and tool result; a tool call that needs the user's approval stops the agent
+        and ends the answer with an `mcp_approval_request` item (agent_server.approvals)."""
         open_kind = ""  # "message" or "reasoning": the item that deltas are added to, if any
         item_id = ""
         parts: list[str] = []
-        async for event in events:
+        async for event in approvals.watch(events):
             if isinstance(event, Usage) or (isinstance(event, TextDelta | Reasoning) and not event.text):
                 continue
             kind = "message" if isinstance(event, TextDelta) else "reasoning" if isinstance(event, Reasoning) else ""
@@ -66,6 +78,9 @@ class ResponsesProtocol(Protocol[ResponsesAgentRequest, ResponsesAgentResponse, 
                 yield _item_done(create_function_call_item(new_id("fc"), event.call_id, event.name, event.arguments))
             elif isinstance(event, ToolResult):
                 yield _item_done(create_function_call_output_item(event.call_id, event.output))
+            elif isinstance(event, ApprovalRequest):
+                item = create_mcp_approval_request_item(event.id, event.arguments, event.name, event.server_label)
+                yield _item_done(item)
         if open_kind:
             yield _item_done(_finished_item(open_kind, item_id, parts))
 
@@ -118,7 +133,8 @@ def items_to_chat_messages(items: Sequence[JsonDict]) -> list[ChatMessage]:
         elif kind == "message" and item.get("role") in ("system", "developer", "user", "assistant"):
             message: Any = {"role": item["role"], "content": _chat_content(item.get("content"))}
             messages.append(message)
-        # Other items (reasoning, MCP approvals ...) carry nothing a chat model can take back.
+        # Other items carry nothing a chat model can take back: reasoning, and MCP approvals (once
+        # decided, agent_server.approvals adds the call and its output as function_call items).
     return messages
 
 

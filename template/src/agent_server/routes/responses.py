@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from agent_server import memory, sse
+from agent_server import approvals, memory, sse
 from agent_server.errors import BadRequest, ErrorInfo, logged, summary
 from agent_server.items import input_items
 from agent_server.openai_responses import response_object, to_openai_events
@@ -108,6 +108,7 @@ def create_endpoint(
         model = str(body.get("model") or server.name)
         return_trace_id = wants_trace_id(http_request)
         if not stored and not continues and conversation_key is None:
+            _check_approvals(input_items(body.get("input")))
             return await _answer_directly(server, body, request, model, return_trace_id)
 
         store = await state.store()
@@ -116,6 +117,7 @@ def create_endpoint(
         turn = await memory.responses_turn(store, user, body, items, read_only=not stored)
         agent_body = {key: value for key, value in body.items() if key not in NOT_SENT_TO_THE_AGENT}
         agent_body["input"] = [*turn.history, *turn.new_items]
+        _check_approvals(agent_body["input"])
         request = _parsed(agent_body)
         set_conversation_id(turn.conversation_id)
         if not stored:
@@ -210,6 +212,14 @@ def _flags(body: JsonDict, *, stored_by_default: bool) -> tuple[bool, bool]:
     if background and not stored:
         raise BadRequest('A background response is stored: send "store": true, or leave "store" out.')
     return stored, background
+
+
+def _check_approvals(items: list[Any]) -> None:
+    """A 400 when an `mcp_approval_response` answers no approval request of the conversation."""
+    try:
+        approvals.check_responses(items)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 def _parsed(body: JsonDict) -> Any:

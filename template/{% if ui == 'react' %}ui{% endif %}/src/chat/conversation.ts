@@ -1,6 +1,6 @@
 // A conversation as pure data, and every change the page makes to it (a reducer: easy to test, and the
 // same whether the conversation lives in memory or on the server).
-import type { AssistantTurn, ImageAttachment, Turn, UserTurn } from "../types";
+import type { ApprovalPart, AssistantTurn, Decision, ImageAttachment, Turn, UserTurn } from "../types";
 import type { ConversationRef } from "./memory";
 
 export interface Conversation {
@@ -20,6 +20,9 @@ export type Change =
   /** An answer still running on the server, shown again (after a reload): its question, put back where it
    * was asked (what followed it is dropped: the server is answering it anew), and the answer so far. */
   | { type: "resume"; question: UserTurn; questionIndex: number; answerId: string }
+  /** The user decided on an approval request of answer `answerId`: the answer goes on after that request
+   * and the ones asked with it (anything shown after them is dropped: the server answers anew). */
+  | { type: "decide"; answerId: string; decision: Decision }
   /** An answer's progress: its parts, status, error, trace id or feedback. */
   | { type: "answer"; answerId: string; patch: Partial<AssistantTurn> };
 
@@ -51,9 +54,25 @@ export function change(turns: Turn[], action: Change): Turn[] {
       const at = turns.findIndex((t) => t.role === "user" && questions++ === action.questionIndex);
       return [...(at < 0 ? turns : turns.slice(0, at)), action.question, newAnswer(action.answerId)];
     }
+    case "decide": {
+      const { answerId, decision } = action;
+      return turns.map((t) => (t.id === answerId && t.role === "assistant" ? goingOn(t, decision) : t));
+    }
     case "answer":
       return turns.map((t) => (t.id === action.answerId && t.role === "assistant" ? { ...t, ...action.patch } : t));
   }
+}
+
+/** `answer` streaming again after `decision`, with what it showed up to the decided request and the
+ * requests asked with it (they end an answer together); its trace and feedback are the next response's. */
+function goingOn(answer: AssistantTurn, { requestId, approve }: Decision): AssistantTurn {
+  const at = answer.parts.findIndex((p) => p.kind === "approval" && p.id === requestId);
+  if (at < 0) return answer;
+  let end = at + 1;
+  while (answer.parts[end]?.kind === "approval") end += 1;
+  const decision: ApprovalPart["decision"] = approve ? "approved" : "denied";
+  const parts = answer.parts.slice(0, end).map((p, i) => (i === at && p.kind === "approval" ? { ...p, decision } : p));
+  return { ...answer, parts, status: "streaming", error: undefined, traceId: undefined, feedback: undefined };
 }
 
 /** The turns before answer `answerId`: the conversation its request carries. */

@@ -1,9 +1,10 @@
 // A stored conversation's items (`GET /conversations/{id}/items`) as the page's turns. Every task type
 // stores the same items (agent_server.items): messages with `input_text` / `output_text` parts (and
 // `input_image` for a Responses question with images), `function_call`, `function_call_output` and
-// `reasoning`. Each user message is a question; what follows it, up to the next one, is its answer.
+// `reasoning`, and approvals (`mcp_approval_request` / `mcp_approval_response`). Each user message is a
+// question; what follows it, up to the next one, is its answer (a decision and what it led to included).
 import { isObject, list, PartList, str } from "../protocols/protocol";
-import type { AssistantTurn, ImageAttachment, Turn, UserTurn } from "../types";
+import type { AssistantTurn, Decision, ImageAttachment, Turn, UserTurn } from "../types";
 
 export function itemsToTurns(items: unknown[]): Turn[] {
   const turns: Turn[] = [];
@@ -34,10 +35,22 @@ export function itemsToTurns(items: unknown[]): Turn[] {
       parts.addToolCall(str(item.call_id) ?? id, str(item.name) ?? "tool", str(item.arguments) ?? "");
     } else if (kind === "function_call_output") {
       parts.setToolOutput(outputText(item.output), str(item.call_id));
+    } else if (kind === "mcp_approval_request") {
+      parts.addApproval(id, str(item.name) ?? "tool", str(item.arguments) ?? "", str(item.server_label) ?? "");
+    } else if (kind === "mcp_approval_response") {
+      const decision = decisionOf(item);
+      if (decision) parts.decide(decision);
     }
   });
   endAnswer();
   return turns;
+}
+
+/** The decision an `mcp_approval_response` item carries (it is all the input of the response that acts on it). */
+export function decisionOf(item: unknown): Decision | undefined {
+  if (!isObject(item) || item.type !== "mcp_approval_response") return undefined;
+  const requestId = str(item.approval_request_id);
+  return requestId ? { requestId, approve: item.approve === true } : undefined;
 }
 
 function question(id: string, content: unknown): UserTurn {

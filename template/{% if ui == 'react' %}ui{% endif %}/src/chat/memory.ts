@@ -57,3 +57,9 @@ export function requestFor(history: Turn[], ref: ConversationRef): Record<string
   }
   return { ...responses.buildRequest(history), context: { conversation_id: ref.key } };
 }
+
+/** `body`, which carries only what is new (e.g. an approval decision), naming conversation `ref`: the
+ * server adds the turns it has (with no question in it, nothing stored is replaced). */
+export function naming(body: Record<string, unknown>, ref: ConversationRef): Record<string, unknown> {
+  return ref.kind === "stored" ? { ...body, conversation: ref.id } : { ...body, context: { conversation_id: ref.key } };
+}

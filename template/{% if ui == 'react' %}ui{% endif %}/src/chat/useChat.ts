@@ -1,4 +1,5 @@
-// The conversation on the page: ask, edit, regenerate, stop, new chat, open another, and feedback.
+// The conversation on the page: ask, edit, regenerate, stop, approve or deny a tool call, new chat, open
+// another, and feedback.
 // Answers run on the server as background responses and stream through an AnswerTransport; the one in
 // flight is noted per tab (./pending.ts), so a reload resumes it. The conversation is kept by a
 // ConversationStore (both swappable); each request names the conversation so the server remembers it
@@ -9,10 +10,10 @@ import { AnswerCancelled, Disconnected } from "../api/responses";
 import { newId } from "../ids";
 import { MAX_REQUEST_BYTES, megabytes } from "../images";
 import { responses } from "../protocols/responses";
-import type { AssistantTurn, Feedback, ImageAttachment, Part, Turn } from "../types";
+import type { AssistantTurn, Decision, Feedback, ImageAttachment, Part, Turn } from "../types";
 import { change, historyBefore, isStreaming, newQuestion, type Change, type Conversation } from "./conversation";
-import { itemsToTurns } from "./items";
-import { refFor, requestFor, sameRef, type Asking, type ConversationRef } from "./memory";
+import { decisionOf, itemsToTurns } from "./items";
+import { naming, refFor, requestFor, sameRef, type Asking, type ConversationRef } from "./memory";
 import { forgetPending, keepPending, readPending, type PendingAnswer } from "./pending";
 import { ServerConversationStore, type ConversationStore } from "./store";
 import { backgroundResponses, type AnswerTransport } from "./transport";
@@ -30,6 +31,9 @@ export interface Chat {
   reset(): void;
   /** Shows `conversation` (e.g. one from the list) and continues it; stops any answer in flight. */
   open(conversation: Conversation): void;
+  /** Approves or denies the tool call `requestId` the last answer paused on; the answer goes on (a new
+   * background response, resumed and stopped like any answer). */
+  decide(answerId: string, requestId: string, approve: boolean): void;
   rate(answerId: string, rating: Feedback["rating"]): void;
   comment(answerId: string, comment: string): void;
 }
@@ -97,13 +101,15 @@ export function useChat(options: ChatOptions = {}): Chat {
     [apply, transport],
   );
 
-  /** Reads answer `answerId` from `open` into the conversation, until it ends, fails or is stopped. */
+  /** Reads answer `answerId` from `open` into the conversation, until it ends, fails or is stopped; an
+   * answer that goes on after an approval decision keeps the `earlier` parts it showed before it. */
   const follow = useCallback(
     async (
       answerId: string,
       ref: ConversationRef,
       open: (signal: AbortSignal, onStarted: (id: string) => void) => AsyncIterable<StreamEvent>,
       pending: Omit<PendingAnswer, "responseId"> | PendingAnswer,
+      earlier: Part[] = [],
     ) => {
       const patch = (p: Partial<AssistantTurn>) => apply({ type: "answer", answerId, patch: p });
       const answer: Running = {
@@ -120,7 +126,7 @@ export function useChat(options: ChatOptions = {}): Chat {
         if (answer.stopping) cancel(answer);
       };
       const parser = responses.createParser();
-      const frames = new FrameBatcher((parts) => patch({ parts }));
+      const frames = new FrameBatcher((parts) => patch({ parts: [...earlier, ...parts] }));
       let resumable = false; // the answer goes on on the server: a reload resumes it
       try {
         for await (const event of open(answer.reading.signal, started)) {
@@ -151,6 +157,23 @@ export function useChat(options: ChatOptions = {}): Chat {
     [apply, cancel, save],
   );
 
+  /** Answer `answerId` goes on after `decision` (a new response: the server runs or declines the call),
+   * after the parts it showed up to the decided request. */
+  const goOn = useCallback(
+    (
+      answerId: string,
+      decision: Decision,
+      ref: ConversationRef,
+      open: (signal: AbortSignal, onStarted: (id: string) => void) => AsyncIterable<StreamEvent>,
+      pending: Omit<PendingAnswer, "responseId"> | PendingAnswer,
+    ) => {
+      apply({ type: "decide", answerId, decision });
+      const answer = current.current.turns.find((turn) => turn.id === answerId);
+      return follow(answerId, ref, open, pending, answer?.role === "assistant" ? answer.parts : []);
+    },
+    [apply, follow],
+  );
+
   // Reopen the store's current conversation, and resume its answer if one was running; when the page
   // goes away, stop reading (the answer itself goes on, for the next page load).
   useEffect(() => {
@@ -159,17 +182,26 @@ export function useChat(options: ChatOptions = {}): Chat {
         if (!kept || current.current.turns.length) return;
         const pending = readPending();
         if (!pending || !sameRef(pending.ref, kept.ref)) return showNow(kept);
-        const [question] = itemsToTurns([await transport.question(pending.responseId).catch(() => undefined)]);
+        const { responseId } = pending;
+        const asked = await transport.question(responseId).catch(() => undefined);
         if (current.current.turns.length) return; // something else is shown meanwhile
+        const open = (signal: AbortSignal) => transport.resume(responseId, signal);
+        const decision = decisionOf(asked); // the last answer goes on after the user's approval decision
+        const last = kept.turns.at(-1);
+        const paused = last?.role === "assistant" && last.parts.some((p) => p.kind === "approval" && p.id === decision?.requestId);
+        if (decision && paused) {
+          showNow(kept);
+          return void goOn(last.id, decision, kept.ref, open, pending);
+        }
+        const [question] = itemsToTurns([asked]);
         if (question?.role !== "user") {
-          forgetPending(pending.responseId); // deleted meanwhile
+          forgetPending(responseId); // deleted meanwhile
           return showNow(kept);
         }
         const answerId = newId();
         showNow(kept);
         apply({ type: "resume", question, questionIndex: pending.questionIndex, answerId });
-        const { responseId } = pending;
-        void follow(answerId, kept.ref, (signal) => transport.resume(responseId, signal), pending);
+        void follow(answerId, kept.ref, open, pending);
       },
       () => undefined, // not reopened: the page starts a new conversation
     );
@@ -178,7 +210,7 @@ export function useChat(options: ChatOptions = {}): Chat {
       running.current.leaving = true;
       running.current.reading.abort();
     };
-  }, [apply, follow, showNow, store, transport]);
+  }, [apply, follow, goOn, showNow, store, transport]);
 
   const run = useCallback(
     async (answerId: string, asking: Asking) => {
@@ -230,6 +262,20 @@ export function useChat(options: ChatOptions = {}): Chat {
     apply({ type: "regenerate", answerId });
     void run(answerId, "regenerate");
   }, [apply, run]);
+
+  const decide = useCallback(
+    (answerId: string, requestId: string, approve: boolean) => {
+      const { turns, ref } = current.current;
+      const answer = turns[turns.length - 1];
+      if (answer?.role !== "assistant" || answer.id !== answerId || answer.status !== "done") return;
+      if (!answer.parts.some((p) => p.kind === "approval" && p.id === requestId && !p.decision)) return;
+      const body = naming(responses.approvalRequest(requestId, approve), ref);
+      const questionIndex = turns.filter((turn) => turn.role === "user").length - 1;
+      const open = (signal: AbortSignal, started: (id: string) => void) => transport.start(body, signal, started);
+      void goOn(answerId, { requestId, approve }, ref, open, { ref, questionIndex });
+    },
+    [goOn, transport],
+  );
 
   const stop = useCallback(() => {
     if (running.current) cancel(running.current);
@@ -292,6 +338,7 @@ export function useChat(options: ChatOptions = {}): Chat {
     stop,
     reset,
     open: show,
+    decide,
     rate,
     comment,
   };

@@ -6,6 +6,7 @@ import { Feedback } from "./Feedback";
 import { EditIcon, RegenerateIcon } from "./Icons";
 import { Markdown } from "./Markdown";
 import { Reasoning } from "./Reasoning";
+import { Approval } from "./Approval";
 import { ToolSteps } from "./ToolSteps";
 
 interface QuestionProps {
@@ -93,12 +94,13 @@ interface AnswerProps {
   canRegenerate: boolean;
   tools: Map<string, ToolInfo>;
   onRegenerate(): void;
+  onDecide(requestId: string, approve: boolean): void;
   onRate(rating: FeedbackState["rating"]): void;
   onComment(comment: string): void;
 }
 
 /** An answer: reasoning, tool steps and text in the order they came; Copy, Regenerate, feedback. */
-export function Answer({ turn, isLast, canRegenerate, tools, onRegenerate, onRate, onComment }: AnswerProps) {
+export function Answer({ turn, isLast, canRegenerate, tools, onRegenerate, onDecide, onRate, onComment }: AnswerProps) {
   const finished = turn.status !== "streaming";
   const text = answerText(turn);
   return (
@@ -109,6 +111,14 @@ export function Answer({ turn, isLast, canRegenerate, tools, onRegenerate, onRat
         groups(turn.parts).map((group, index, all) =>
           Array.isArray(group) ? (
             <ToolSteps key={group[0]!.callId} steps={group} tools={tools} />
+          ) : group.kind === "approval" ? (
+            <Approval
+              key={group.id}
+              part={group}
+              info={tools.get(group.name)}
+              canDecide={isLast && turn.status === "done"}
+              onDecide={(approve) => onDecide(group.id, approve)}
+            />
           ) : group.kind === "reasoning" ? (
             <Reasoning key={group.id} part={group} thinking={!finished && index === all.length - 1} />
           ) : (

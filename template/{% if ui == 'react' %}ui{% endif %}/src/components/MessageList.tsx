@@ -38,6 +38,7 @@ export function MessageList({ chat, tools }: Props) {
               canRegenerate={!streaming}
               tools={tools}
               onRegenerate={chat.regenerate}
+              onDecide={(requestId, approve) => chat.decide(turn.id, requestId, approve)}
               onRate={(rating) => chat.rate(turn.id, rating)}
               onComment={(comment) => chat.comment(turn.id, comment)}
             />

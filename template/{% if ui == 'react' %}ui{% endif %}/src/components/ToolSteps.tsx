@@ -1,5 +1,5 @@
 import type { ToolInfo } from "../api/client";
-import { isToolError, pretty, toolLabel } from "../tools";
+import { isNotRun, isToolError, pretty, toolLabel } from "../tools";
 import type { ToolPart } from "../types";
 import { CheckIcon, ErrorIcon, ToolIcon } from "./Icons";
 
@@ -24,14 +24,15 @@ export function ToolSteps({ steps, tools }: Props) {
 function ToolStep({ step, info }: { step: ToolPart; info?: ToolInfo }) {
   const running = step.output === undefined;
   const failed = isToolError(step.output);
+  const skipped = isNotRun(step.output);
   const label = toolLabel(step.name, info);
-  const status = running ? "running" : failed ? "failed" : "done";
+  const status = running ? "running" : failed ? "failed" : skipped ? "not run" : "done";
   const args = pretty(step.arguments);
   return (
-    <details className={`step ${status}`}>
+    <details className={`step ${status.replace(" ", "-")}`}>
       <summary>
         <span className="step-icon" aria-hidden="true">
-          {running ? <ToolIcon /> : failed ? <ErrorIcon /> : <CheckIcon />}
+          {running || skipped ? <ToolIcon /> : failed ? <ErrorIcon /> : <CheckIcon />}
         </span>
         <span className="step-label">{label}</span>
         {info?.server && <span className="step-server">{info.server}</span>}
@@ -46,7 +47,7 @@ function ToolStep({ step, info }: { step: ToolPart; info?: ToolInfo }) {
         <pre tabIndex={0}>{args === "{}" || !args ? "(none)" : args}</pre>
         {!running && (
           <>
-            <div className="step-heading">{failed ? "Error" : "Result"}</div>
+            <div className="step-heading">{failed ? "Error" : skipped ? "Why" : "Result"}</div>
             <pre tabIndex={0} className={failed ? "step-error" : undefined}>
               {pretty(step.output ?? "")}
             </pre>

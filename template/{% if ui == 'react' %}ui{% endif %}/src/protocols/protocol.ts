@@ -1,4 +1,12 @@
-import { answerText, type AssistantTurn, type ImageAttachment, type Part, type Turn, type UserTurn } from "../types";
+import {
+  answerText,
+  type AssistantTurn,
+  type Decision,
+  type ImageAttachment,
+  type Part,
+  type Turn,
+  type UserTurn,
+} from "../types";
 
 /** How the UI speaks to the agent: the request it sends and the stream it reads. */
 export interface Protocol {
@@ -8,6 +16,8 @@ export interface Protocol {
   createParser(): StreamParser;
   /** Whether its messages carry images; when not, why (shown to the user). */
   images: { supported: true } | { supported: false; reason: string };
+  /** The request that answers approval request `requestId` (an `mcp_approval_request` an answer ended with). */
+  approvalRequest(requestId: string, approve: boolean): Record<string, unknown>;
 }
 
 export interface StreamParser {
@@ -117,6 +127,19 @@ export class PartList {
       const id = callId ?? this.newId("call");
       this.parts = [...this.parts, { kind: "tool", callId: id, name: name ?? "tool", arguments: "", output }];
     }
+  }
+
+  /** Adds a tool call that waits for the user's decision (once: a repeated request is the same one). */
+  addApproval(id: string, name: string, args: string, server: string): void {
+    if (this.parts.some((p) => p.kind === "approval" && p.id === id)) return;
+    this.parts = [...this.parts, { kind: "approval", id, name, arguments: args, server }];
+  }
+
+  /** Records the user's decision on its approval request, if it is there. */
+  decide({ requestId, approve }: Decision): void {
+    const index = this.parts.findIndex((p) => p.kind === "approval" && p.id === requestId);
+    const current = this.parts[index];
+    if (current?.kind === "approval") this.replace(index, { ...current, decision: approve ? "approved" : "denied" });
   }
 
   private upsert(kind: "text" | "reasoning", id: string, update: (text: string) => string): void {

@@ -1,11 +1,17 @@
 // The Responses API, which every app serves on /responses whatever its task type: OpenAI Responses events
 // (https://mlflow.org/docs/latest/genai/serving/responses-agent). Images go as `input_image` parts;
-// reasoning streams as `response.reasoning_summary_text.delta` events and `reasoning` items.
+// reasoning streams as `response.reasoning_summary_text.delta` events and `reasoning` items. A tool call
+// that needs the user's approval ends an answer with an `mcp_approval_request` item; the decision goes
+// back as an `mcp_approval_response` item, and the answer goes on (agent_server.approvals).
 import type { ImageAttachment, Turn } from "../types";
 import { isObject, list, messages, PartList, str, type Protocol, type StreamParser } from "./protocol";
 
 export const responses: Protocol = {
   images: { supported: true },
+
+  approvalRequest(requestId: string, approve: boolean) {
+    return { input: [{ type: "mcp_approval_response", approval_request_id: requestId, approve }], stream: true };
+  },
 
   buildRequest(history: Turn[]) {
     const input = messages(history, userContent).map(({ role, content }) => ({ role, content }));
@@ -42,6 +48,9 @@ export const responses: Protocol = {
           out.addToolCall(callId, str(item.name) ?? "tool", str(item.arguments) ?? "");
         } else if (item.type === "function_call_output") {
           out.setToolOutput(stringify(item.output), str(item.call_id));
+        } else if (item.type === "mcp_approval_request") {
+          const id = str(item.id) ?? out.newId("mcpr");
+          out.addApproval(id, str(item.name) ?? "tool", str(item.arguments) ?? "", str(item.server_label) ?? "");
         }
       },
     };

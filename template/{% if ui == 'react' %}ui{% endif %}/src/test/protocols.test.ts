@@ -49,7 +49,9 @@ describe.each([1, 7, 4096])("recorded streams read %i bytes at a time", (chunkSi
     const result = await replay(responses, responsesReasoningStream, chunkSize);
     expect(result.error).toBeUndefined();
     expect(result.traceId).toBe(TRACE);
-    const parts = result.parts.map((p) => (p.kind === "tool" ? ["tool", p.name, p.output] : [p.kind, p.text]));
+    const parts = result.parts.map((p) =>
+      p.kind === "tool" ? ["tool", p.name, p.output] : p.kind === "approval" ? [p.kind, p.name] : [p.kind, p.text],
+    );
     expect(parts).toEqual([
       ["reasoning", PLAN_TOOL],
       ["tool", "current_time", TIME],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isToolError, pretty, toolLabel } from "../tools";
+import { isNotRun, isToolError, pretty, toolLabel } from "../tools";
 
 const info = (description: string) => ({ name: "x", description, server: null });
 
@@ -23,5 +23,11 @@ describe("tool steps", () => {
     expect(isToolError("2026-01-01T00:00:00+00:00")).toBe(false);
     expect(isToolError("No errors found")).toBe(false);
     expect(isToolError(undefined)).toBe(false);
+  });
+
+  it("recognise calls that were not run for want of an approval", () => {
+    expect(isNotRun("Not run: the user declined this call of save_note.")).toBe(true);
+    expect(isNotRun("Not running late")).toBe(false);
+    expect(isNotRun(undefined)).toBe(false);
   });
 });
