@@ -166,13 +166,19 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     run(["npm", "run", "build"], ui)
     run(["uv", "sync"], project)
 
+    with serving(project, project / "agent-server.log", app_env(MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false")) as base:
+        yield base, project
+
+
+@contextlib.contextmanager
+def serving(project: Path, log: Path, env: dict[str, str]) -> Iterator[str]:
+    """`uv run agent-server --demo` of the built app on a free port, with `env`: its base URL; stopped after."""
     port = free_port()
-    log = project / "agent-server.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["uv", "run", "agent-server", "--demo", "--port", str(port)],
             cwd=project,
-            env=app_env(MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false"),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -180,7 +186,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(f"{base}/agent/info", proc, log)
-        yield base, project
+        yield base
     finally:
         proc.terminate()
         try:
@@ -936,35 +942,18 @@ def throttled_visit(browser: Browser, base: str) -> dict[str, float]:
 def serving_with_approval_tools(project: Path, notes: Path) -> Iterator[str]:
     """The built app again, on another port, with the tools of its tests/approval_tools: `save_note`
     needs approval and appends to `notes`."""
-    port = free_port()
     log = project / "agent-server-approvals.log"
     env = app_env(
         MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false",
         PYTHONPATH=str(project / "tests" / "approval_tools"),
         APPROVAL_NOTES_FILE=str(notes),
     )
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            ["uv", "run", "agent-server", "--demo", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(f"{base}/agent/info", proc, log)
-        yield base
-    except Exception:
-        print(log.read_text()[-4000:], file=sys.stderr)
-        raise
-    finally:
-        proc.terminate()
+    with serving(project, log, env) as base:
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            yield base
+        except Exception:
+            print(log.read_text()[-4000:], file=sys.stderr)
+            raise
 
 
 SAVE_NOTE = "Please remember this. standin:tool=save_note"
