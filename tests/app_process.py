@@ -7,6 +7,7 @@ the app's trace store with the app's own MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -141,8 +142,13 @@ class AppProcess:
 
 
 def _children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in children.read_text().split()] if children.exists() else []
+    """Every descendant of `pid` (a child belongs to the thread that started it: all are read)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in map(int, children.read_text().split()):
+                found += [child, *_children(child)]
+    return found
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path | None = None) -> None:

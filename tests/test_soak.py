@@ -3,8 +3,8 @@
 Each conversation sends turn after turn (its history growing), each turn with a marker unique to
 it; the model (tests/faults/fault_model.py) echoes the marker, word by word. Checked: no request
 fails, every answer carries its own marker and no other (no cross-talk between concurrent
-requests), the server's memory and open file descriptors are stable, and every request left a
-trace in the store or was counted lost by the server, with the reason (none at shutdown). CI runs 60 s
+requests), the server's memory and open file descriptors are stable (its processes: the app and
+its trace writer), and every request left a trace in the store (traces = requests). CI runs 60 s
 (`uv run nox -s soak`); a release runs an hour: `SOAK_SECONDS=3600 uv run nox -s soak`
 (SOAK_FRAMEWORK=langgraph for the heaviest framework).
 """
@@ -117,19 +117,14 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
     assert not results["cross_talk"], results["cross_talk"][:10]
     assert rss_end < rss_warm * 1.5, f"RSS grew from {rss_warm / 2**20:.0f} to {rss_end / 2**20:.0f} MiB"
     assert fds_after <= fds_idle + 20, f"open file descriptors: {fds_idle} before, {fds_after} after"
-    # Every request is accounted for, exactly: its trace is written, or the server counted it lost and
-    # said why. The writer must not lose what is queued when the load ends: it catches up (printed
-    # above), and SIGTERM drains the rest. A local sqlite store has one writer; it writes each batch
-    # traces first, on sqlite's write-ahead log (agent_server.trace_export), ~36 traces/s on 2 busy
-    # cores: a load beyond that fills the bounded queue and the excess is dropped as `queue_full`
-    # rather than slowing answers (README: the soak's figures).
+    # Every request is traced: the server wrote each trace (none lost, for any reason) and the store
+    # has each one. A local sqlite store is written by the trace writer process
+    # (agent_server/trace_writer.py), which keeps up with this load on 2 cores (~43 req/s; the writer
+    # ~40 % of a core); `written + lost` is the server's own account, so a shortfall says why.
     counts = TRACE_COUNTS.search(server.log.read_text() if server.log else "")
     assert counts, "the server did not report its trace counts at shutdown"
     written, lost, reasons = int(counts["written"]), int(counts["lost"]), counts["reasons"]
     print(f"traces: {written} written, {lost} lost {reasons}")
     assert written + lost == total, f"{written} written + {lost} lost for {total} requests"
-    assert "'lost_at_shutdown': 0" in reasons, reasons
-    assert "'write_failed': 0" in reasons and "'store_not_ready': 0" in reasons, reasons
-    # The store has every trace counted written, and may have spans (without the trace's own row)
-    # of traces counted lost: MLflow exports them apart from the trace.
-    assert written <= len(found) <= total, f"the server says {written} traces written; the store has {len(found)}"
+    assert (written, lost) == (total, 0), f"{lost} of {total} traces lost: {reasons}"
+    assert len(found) == total, f"the server says {written} traces written; the store has {len(found)}"

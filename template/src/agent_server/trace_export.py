@@ -1,12 +1,15 @@
-"""Writing traces off the request path: a bounded queue, daemon writer threads, honest counts.
+"""Writing traces off the request path: a bounded queue, a writer process or threads, honest counts.
 
 MLflow turns each finished trace (and each batch of finished spans) into a write task for an
 asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that place:
 - `put()` never blocks: when `capacity` tasks wait, the new one is dropped and counted;
-- daemon writer threads run the tasks (one for a sqlite store, which takes one writer at a time;
-  four for a remote store), so a store that hangs holds a writer, never a request nor the exit;
-  MLflow's own settings size it: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE (tasks, default 1000)
-  and, when set, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
+- daemon writer threads take the tasks, so a store that hangs holds a writer, never a request nor
+  the exit. For a SQL store (the local sqlite one) one thread hands each task to the trace writer
+  process (`WriterProcess`, agent_server/trace_writer.py), where MLflow's ORM work does not take the
+  app's GIL: ~0.4 ms of the app's CPU per trace instead of ~10-25 ms. For a store behind HTTP
+  (Databricks), four threads write in the app. AGENT_TRACE_WRITER=process|thread chooses;
+  MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE (tasks, default
+  1000) and, for threads, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
 - `drain(timeout)` (at shutdown) writes what is queued within `timeout`; the rest is counted.
 `STATS` counts what happened to every trace of this process; each kind of loss is logged once.
 
@@ -31,26 +34,34 @@ known by the warning MLflow logs for it (`_FailureCounter`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
 
 import mlflow
+from mlflow.store.db.db_types import DATABASE_ENGINES
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
+
+from agent_server import trace_writer
 
 logger = logging.getLogger("agent_server")
 
 SQLITE_WRITERS = 1
 REMOTE_WRITERS = 4
 IN_FLIGHT_WAIT_S = 1.0  # at shutdown, for the write under way
-# The loggers MLflow reports a failed trace write on, and how those messages start.
-MLFLOW_EXPORT_LOGGERS = ("mlflow.tracing.export.mlflow_v3", "mlflow.tracing.export.async_export_queue")
-FAILED_WRITE_MESSAGES = ("Failed to send trace", "Failed to log trace", "Failed to log spans")
+WRITER_START_TIMEOUT_S = 60.0  # the writer process imports MLflow and opens the store
+WRITER_START_ATTEMPTS = 2  # in a row; then the app writes its traces itself
 LOSSES = {
     "store_not_ready": "answers are served untraced until the trace store is ready",
     "queue_full": "the trace export queue is full (the store writes slower than the app answers)",
@@ -160,24 +171,139 @@ class _FailureCounter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if record.levelno >= logging.WARNING and message.startswith(FAILED_WRITE_MESSAGES):
+        if record.levelno >= logging.WARNING and message.startswith(trace_writer.FAILED_WRITE_MESSAGES):
             self.local.count = self.failures() + 1
             self.local.message = message.splitlines()[0][:300]
         return True
 
 
 FAILURES = _FailureCounter()
-for _name in MLFLOW_EXPORT_LOGGERS:
+for _name in trace_writer.MLFLOW_EXPORT_LOGGERS:
     logging.getLogger(_name).addFilter(FAILURES)
 
 
+class InAppWrites:
+    """Each write task run by the app's writer thread that took it."""
+
+    def run(self, task: Any) -> str | None:
+        """Write `task`; None when written, else why not."""
+        failures = FAILURES.failures()
+        task.handle()  # MLflow's task: it catches and logs every error itself
+        return FAILURES.last() if FAILURES.failures() > failures else None
+
+    def stop(self, grace: float) -> None:
+        """Nothing to stop."""
+
+
+class WriterProcess:
+    """Each write task sent to the trace writer process (agent_server/trace_writer.py), one at a time.
+
+    The child starts with the first trace (nothing before the first answer waits for it, or shares
+    the CPU with it), and again with the next task after it died; a task it was writing when it
+    died is counted as failed. When it cannot start twice in a row, or for a task it cannot take
+    (`trace_writer.encode`), the task is written in the app.
+    """
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+        self._in_app = InAppWrites()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._connection: Connection | None = None
+        self._failed_starts = 0
+        self._stopped = False
+
+    def run(self, task: Any) -> str | None:
+        payload = trace_writer.encode(task)
+        for _ in range(2):  # a child found gone before it took the task is replaced, once
+            connection = self._connected() if payload is not None else None
+            if connection is None or payload is None:
+                break
+            try:
+                connection.send_bytes(payload)
+            except OSError:
+                self._child_gone()
+                continue
+            try:
+                answer: str | None = connection.recv()
+            except (EOFError, OSError):
+                return self._child_gone()
+            return answer
+        return self._in_app.run(task)
+
+    def stop(self, grace: float) -> None:
+        """Let the child finish its task and exit (it stops at the end of its input), or kill it."""
+        self._stopped = True
+        child, sock = self._child, self._socket
+        if child is None or sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def _connected(self) -> Connection | None:
+        if self._connection is not None:
+            return self._connection
+        if self._stopped or self._failed_starts >= WRITER_START_ATTEMPTS:
+            return None
+        ours, theirs = socket.socketpair()
+        script = Path(__file__).with_name("trace_writer.py")
+        command = [sys.executable, "-P", str(script), str(theirs.fileno()), self.tracking_uri]
+        connection = Connection(os.dup(ours.fileno()))
+        self._socket = ours
+        try:
+            with theirs:
+                self._child = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+            if not connection.poll(WRITER_START_TIMEOUT_S):
+                raise TimeoutError(f"not ready after {WRITER_START_TIMEOUT_S:.0f} s")
+            connection.recv()  # its "ready"
+        except (EOFError, OSError, TimeoutError) as exc:
+            if self._child is not None:
+                self._child.kill()
+                self._child.wait()
+            self._failed_starts += 1
+            self._forget(connection)
+            fallback = "" if self._failed_starts < WRITER_START_ATTEMPTS else "; traces are written in the app"
+            logger.warning("The trace writer process did not start (%s)%s.", str(exc) or "it exited", fallback)
+            return None
+        self._failed_starts = 0
+        self._connection = connection
+        return connection
+
+    def _child_gone(self) -> str:
+        code = self._child.poll() if self._child else None
+        if self._connection is not None:
+            self._forget(self._connection)
+        if not self._stopped:
+            logger.warning("The trace writer process exited (code %s); another takes over.", code)
+        return f"the trace writer process exited (code {code}) while writing"
+
+    def _forget(self, connection: Connection) -> None:
+        connection.close()
+        if self._socket is not None:
+            self._socket.close()
+        self._connection, self._socket = None, None
+
+
+class Writer(Protocol):
+    def run(self, task: Any) -> str | None: ...
+    def stop(self, grace: float) -> None: ...
+
+
 class ExportQueue:
-    """MLflow's export queue interface (`put`, `flush`), bounded, on daemon threads.
+    """MLflow's export queue interface (`put`, `flush`), bounded, a daemon thread per writer.
 
     `traces_first`: each exported batch (`one_batch_per_export`) is written traces first.
     """
 
-    def __init__(self, writers: int, capacity: int, stats: TraceStats = STATS, traces_first: bool = False) -> None:
+    def __init__(
+        self, writers: Sequence[Writer], capacity: int, stats: TraceStats = STATS, traces_first: bool = False
+    ) -> None:
+        self.writers = list(writers)
         self.capacity = capacity
         self.stats = stats
         self.traces_first = traces_first
@@ -189,8 +315,8 @@ class ExportQueue:
         self._deadline: float | None = None
         self._changed = threading.Condition()
         self._threads = [
-            threading.Thread(target=self._write, name=f"agent-trace-writer-{index}", daemon=True)
-            for index in range(writers)
+            threading.Thread(target=self._write, args=(writer,), name=f"agent-trace-writer-{index}", daemon=True)
+            for index, writer in enumerate(self.writers)
         ]
         for thread in self._threads:
             thread.start()
@@ -265,6 +391,12 @@ class ExportQueue:
                 until = time.monotonic() + IN_FLIGHT_WAIT_S
                 while (self._busy or self._tasks) and time.monotonic() < until:
                     self._changed.wait(until - time.monotonic())
+            self.stop_writers(IN_FLIGHT_WAIT_S)
+
+    def stop_writers(self, grace: float) -> None:
+        """Stop the writer processes, if any (a write still under way after `grace` is cut)."""
+        for writer in self.writers:
+            writer.stop(grace)
 
     def close(self) -> None:
         """No more writes: what is still queued is counted as lost, later tasks too.
@@ -296,7 +428,7 @@ class ExportQueue:
             index += 1
         return owed
 
-    def _write(self) -> None:
+    def _write(self, writer: Writer) -> None:
         while True:
             with self._changed:
                 while not self._tasks and not self._closed:
@@ -308,12 +440,11 @@ class ExportQueue:
                 following = bool(self._tasks) and not _is_trace(self._tasks[0])
                 self._spans_owed = getattr(task, "spans_follow", False) or (not _is_trace(task) and following)
             try:
-                failures = FAILURES.failures()
-                task.handle()  # MLflow's task: it catches and logs every error itself
-                failed = FAILURES.failures() > failures
-                if failed:
+                failure = writer.run(task)
+                if failure is not None:
                     trace = _is_trace(task)
-                    self.stats.lose("write_failed", int(trace), int(not trace), FAILURES.last())
+                    reason = "lost_at_shutdown" if self._closed else "write_failed"
+                    self.stats.lose(reason, int(trace), int(not trace), failure)
                 elif _is_trace(task):
                     self.stats.count_written()
             except BaseException:  # a writer thread must survive anything a task does
@@ -324,7 +455,20 @@ class ExportQueue:
                     self._changed.notify_all()
 
 
-def install(local_store: bool) -> ExportQueue | None:
+def writes_in_a_process(tracking_uri: str) -> bool:
+    """Whether traces are written by a writer process: $AGENT_TRACE_WRITER (`process` or `thread`),
+    by default for a SQL store (sqlite, PostgreSQL, MySQL, SQL Server), whose ORM work would otherwise
+    take the app's GIL; a store behind HTTP (Databricks, an MLflow server) is written by threads, which
+    mostly wait on the network."""
+    choice = os.environ.get("AGENT_TRACE_WRITER", "").strip().lower()
+    if choice in ("process", "thread"):
+        return choice == "process"
+    if choice:
+        logger.warning("AGENT_TRACE_WRITER=%r is not `process` or `thread`: using the default.", choice)
+    return tracking_uri.split(":", 1)[0].split("+", 1)[0] in DATABASE_ENGINES
+
+
+def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
     """Put an `ExportQueue` on the exporter of MLflow's current tracer provider (None: MLflow's stays)."""
     from mlflow.tracing.provider import _get_trace_exporter
 
@@ -337,9 +481,14 @@ def install(local_store: bool) -> ExportQueue | None:
             "own queue writes the traces, and GET /agent/info cannot count the ones it drops."
         )
         return None
-    default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
-    writers = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
     capacity = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000)
+    writers: list[Writer]
+    if writes_in_a_process(tracking_uri):
+        writers = [WriterProcess(tracking_uri)]
+    else:
+        default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
+        count = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
+        writers = [InAppWrites() for _ in range(count)]
     queue = ExportQueue(writers, capacity, traces_first=local_store)
     exporter._async_queue = queue
     exporter.export = queue.one_batch_per_export(exporter.export)

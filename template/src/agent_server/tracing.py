@@ -5,8 +5,9 @@
   remote one (Databricks, an MLflow server), which is retried until it answers. Until the store
   is ready, answers are served untraced and counted, and MLflow's tracing stays disabled, so the
   framework's own spans (autolog) do not pile up either.
-- Traces are written by agent_server.trace_export: a bounded queue and daemon writer threads; a
-  slow or dead store holds neither a request nor the process's exit.
+- Traces are written by agent_server.trace_export: a bounded queue, and a writer process (a SQL
+  store) or daemon writer threads (Databricks); a slow or dead store holds neither a request nor
+  the process's exit.
 - `stop()` (shutdown) writes what is still queued within STOP_TIMEOUT_S; the rest is counted.
 - `status()`: the store's state and what happened to this process's traces (GET /agent/info).
 Framework spans (autolog) nest under the answer's span.
@@ -76,6 +77,7 @@ async def stop() -> None:
             await asyncio.wait_for(_in_daemon_thread(lambda: queue.drain(STOP_TIMEOUT_S)), STOP_TIMEOUT_S + 1)
         except TimeoutError:
             queue.close()
+            queue.stop_writers(0)
     else:  # MLflow's own queue, if any
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_in_daemon_thread(mlflow.flush_trace_async_logging), STOP_TIMEOUT_S)
@@ -116,7 +118,8 @@ def _connect_until_ready(stopping: threading.Event) -> None:
     if stopping.is_set():
         return
     mlflow.tracing.enable()
-    _tracing.queue = trace_export.install(local_store=mlflow_config.is_local(mlflow_config.tracking_uri()))
+    uri = mlflow_config.tracking_uri()
+    _tracing.queue = trace_export.install(uri, local_store=mlflow_config.is_local(uri))
     _tracing.state = "ready"
     if failures:
         logger.info("The trace store answers: traces are written from now on.")

@@ -1,0 +1,111 @@
+"""The trace writer process: MLflow's trace writes to a SQL store, off the app's GIL.
+
+Writing a trace to a SQL store (sqlite here, or PostgreSQL, MySQL) is MLflow's ORM work, ~10 ms of
+CPU per trace, as much as answering costs. In a thread of the app it holds the GIL the requests
+need; here it runs in a child process with a GIL of its own. agent_server.trace_export starts
+this file as a script (`python -P trace_writer.py <fd> <tracking uri>`: only the standard library
+and MLflow are imported, not the app) and sends each write task over a socket:
+`encode(task)` in the app, `decode()` here, then MLflow's own exporter writes it, as it would in
+the app. Each task is answered with None (written) or the warning MLflow logged for it.
+
+The child stops when the app closes the socket (or dies); it ignores SIGINT and SIGTERM, which a
+terminal or a supervisor may send to the whole process group, so that the app's own shutdown
+drains the queue first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+from multiprocessing.connection import Connection
+from typing import Any
+
+# The warnings MLflow logs when it could not write (its write tasks catch every error and log it).
+FAILED_WRITE_MESSAGES = ("Failed to send trace", "Failed to log trace", "Failed to log spans")
+MLFLOW_EXPORT_LOGGERS = ("mlflow.tracing.export.mlflow_v3", "mlflow.tracing.export.async_export_queue")
+
+
+def encode(task: Any) -> bytes | None:
+    """A write task of MLflow's exporter as bytes for the writer process; None if it must be written
+    in the app (a shape this code does not know, prompts to link, or attachments)."""
+    handler = getattr(getattr(task, "handler", None), "__name__", "")
+    args = tuple(getattr(task, "args", ()))
+    if handler == "_log_spans" and len(args) == 3:
+        experiment_id, spans, workspace = args
+        if any(getattr(span, "_attachments", None) for span in spans):
+            return None
+        return pickle.dumps(("spans", experiment_id, [span.to_dict() for span in spans], workspace))
+    if handler == "_log_trace" and len(args) == 3:
+        trace, prompts, workspace = args
+        if prompts or any(getattr(span, "_attachments", None) for span in trace.data.spans):
+            return None
+        return pickle.dumps(("trace", trace.to_dict(), workspace))
+    return None
+
+
+def decode(payload: bytes, exporter: Any) -> None:
+    """Write one task encoded by `encode()` through `exporter` (MLflow's V3 span exporter)."""
+    from mlflow.entities import Trace
+    from mlflow.entities.span import Span
+
+    kind, *args = pickle.loads(payload)  # from the app that started this process
+    if kind == "spans":
+        experiment_id, spans, workspace = args
+        exporter._log_spans(experiment_id, [Span.from_dict(span) for span in spans], workspace)
+    else:
+        trace, workspace = args
+        exporter._log_trace(Trace.from_dict(trace), [], workspace)
+
+
+class LastFailure(logging.Filter):
+    """Keeps the first line of the last warning MLflow logged for a failed write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.message: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and message.startswith(FAILED_WRITE_MESSAGES):
+            self.message = message.splitlines()[0][:300]
+        return True
+
+
+def serve(connection: Connection, tracking_uri: str) -> None:
+    """Write the tasks received on `connection` until it closes."""
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"  # each task is written as it comes
+    import mlflow
+    from mlflow.tracing.export.mlflow_v3 import MlflowV3SpanExporter
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its start-up notes again
+    mlflow.set_tracking_uri(tracking_uri)
+    exporter = MlflowV3SpanExporter(tracking_uri)
+    failure = LastFailure()
+    for name in MLFLOW_EXPORT_LOGGERS:
+        logging.getLogger(name).addFilter(failure)
+    connection.send(None)  # ready
+    while True:
+        try:
+            payload = connection.recv_bytes()
+        except (EOFError, OSError):
+            return
+        failure.message = None
+        try:
+            decode(payload, exporter)
+        except Exception as exc:  # noqa: BLE001 - reported to the app, which counts it
+            failure.message = f"Failed to log trace: {type(exc).__name__}: {exc}"[:300]
+        connection.send(failure.message)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="trace writer: %(levelname)s %(name)s: %(message)s")
+    serve(Connection(int(sys.argv[1])), sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
