@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,30 @@ def test_a_denied_call_never_runs_and_the_model_is_told(client: OpenAI, notes_fi
     )
     assert second.output_text.startswith("Turn 1: save_note returned Not run: the user declined this call")
     assert notes(notes_file) == []
+
+
+def test_a_decision_sent_several_times_at_once_runs_the_call_once(client: OpenAI, notes_file: Path) -> None:
+    """Two tabs approving the same request, a retry, a stateless client replaying its decision: the first
+    request to carry the decision claims it in the state store, the others do not run the call again."""
+    first = client.responses.create(model="agent", input=ASK_TO_SAVE)
+    request = approval_request(first.output)
+    approve = [decision(request.id, approve=True)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.responses.create(model="agent", previous_response_id=first.id, input=approve),
+                range(4),
+            )
+        )
+    assert notes(notes_file) == ["example"]
+    outputs = sorted(answer.output_text for answer in answers)
+    assert outputs[-1] == "Turn 1: save_note returned Saved note 'example'..", outputs
+    assert all("was already decided in an earlier request" in text for text in outputs[:-1]), outputs
+    # Stateless: the whole conversation again, with the same decision and without its result.
+    conversation = [{"role": "user", "content": ASK_TO_SAVE}, *(item.model_dump() for item in first.output)]
+    replay = client.responses.create(model="agent", store=False, input=[*conversation, *approve])
+    assert "was already decided in an earlier request" in replay.output_text
+    assert notes(notes_file) == ["example"]
 
 
 def test_an_answer_to_an_unknown_approval_request_is_a_400(client: OpenAI) -> None:

@@ -226,6 +226,13 @@ async def test_a_run_is_claimed_once_and_its_lease_expires_without_renewal(store
     assert not await store.finish_response(response.id, "completed", owner="worker-1"), "too late for its owner"
 
 
+async def test_an_approval_decision_is_claimed_once_among_concurrent_requests(store: Store) -> None:
+    claims = await asyncio.gather(*(store.claim_decision("mcpr_1", "alice", approve=True) for _ in range(8)))
+    assert sorted(claims) == [False] * 7 + [True]
+    assert await store.claim_decision("mcpr_2", "alice", approve=False)
+    assert not await store.claim_decision("mcpr_2", "alice", approve=True)
+
+
 async def test_a_queued_response_nobody_claims_is_failed_after_a_while(store: Store) -> None:
     orphan = await store.create_response(ALICE, REQUEST, background=True)
     error = {"code": "server_error", "message": "never started"}

@@ -44,6 +44,10 @@ NOT_ASKABLE = (
     "(POST /responses, which this app serves); tell the user it could not run here."
 )
 DECLINED = "Not run: the user declined this call of {name}. Do not call it again unless they ask."
+ALREADY_DECIDED = (
+    "Not run again: this call of {name} was already decided in an earlier request, which ran it if it was "
+    "approved; its result is there."
+)
 INTERRUPTED = "Not finished: the answer paused for the user's approval of another tool call."
 
 logger = logging.getLogger("agent_server")
@@ -222,12 +226,14 @@ def check_responses(items: Sequence[object]) -> None:
 ToolRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 
-async def decided_items(decision: Decision, run: ToolRunner) -> list[JsonDict]:
+async def decided_items(decision: Decision, run: ToolRunner | None) -> list[JsonDict]:
     """The `function_call` + `function_call_output` items of a decision: the approved call's result,
-    or the refusal."""
+    or the refusal. `run` None: the decision was acted on by an earlier request (nothing runs)."""
     request = decision.request
     call_id, name, arguments = str(request["id"]), str(request["name"]), str(request.get("arguments") or "{}")
-    if decision.approve:
+    if run is None:
+        output = ALREADY_DECIDED.format(name=name)
+    elif decision.approve:
         try:
             parsed = json.loads(arguments)
             output = await run(name, parsed if isinstance(parsed, dict) else {})

@@ -13,8 +13,8 @@ import importlib
 import inspect
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -24,7 +24,11 @@ from agent_server.errors import AgentOutputError, BadRequest, summary
 from agent_server.events import AgentEvent, ChatMessage
 from agent_server.protocols import AnyProtocol, protocol_for
 from agent_server.protocols.base import JsonDict
+from agent_server.request_context import get_user
 from agent_server.tool_catalog import RemoteToolLister
+
+if TYPE_CHECKING:
+    from agent_server.store import Store
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Agent = Callable[[list[ChatMessage]], AsyncIterator[AgentEvent]]
@@ -87,6 +91,8 @@ class AgentServer:
         self.agent = agent
         self.tools = list(tools)
         self.remote_tools = remote_tools
+        # Where approval decisions are claimed (the state store; set by the app, see `_decided`).
+        self.decision_store: Callable[[], Awaitable[Store]] | None = None
         self.invoke_handler: Callable[..., Any] | None = _unclaimed.pop("invoke", None)
         self.stream_handler: Callable[..., Any] | None = _unclaimed.pop("stream", None)
         self.app: FastAPI = self._build_app()
@@ -190,7 +196,14 @@ class AgentServer:
             return request, []
         remote = list(await self.remote_tools()) if self.remote_tools is not None else []
         run = approvals.tool_runner(self.tools, remote)
-        decided = {str(d.request["id"]): await approvals.decided_items(d, run) for d in found}
+        store = await self.decision_store() if self.decision_store is not None else None
+        decided: dict[str, list[JsonDict]] = {}
+        for decision in found:
+            request_id = str(decision.request["id"])
+            # The first request to carry a decision claims it; any other (a second tab, a retry) does
+            # not run the call again.
+            first = store is None or await store.claim_decision(request_id, get_user(), decision.approve)
+            decided[request_id] = await approvals.decided_items(decision, run if first else None)
         with_decisions: list[JsonDict] = []
         added: list[JsonDict] = []
         for item in items:

@@ -92,3 +92,14 @@ conversation_items = Table(
     Index(None, "conversation_id", "item_id", unique=True),
     Index(None, "response_id"),
 )
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    # The first decision on an approval request (agent_server.approvals) claims it: an approved tool
+    # call runs once, however many requests (tabs, retries, workers, instances) carry the decision.
+    Column("request_id", String(64), primary_key=True),
+    Column("user_id", String(320), nullable=False),
+    Column("approve", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+)

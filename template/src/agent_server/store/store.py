@@ -35,7 +35,13 @@ from agent_server.store.records import (
     StoredEvent,
     StoredResponse,
 )
-from agent_server.store.schema import conversation_items, conversations, response_events, responses
+from agent_server.store.schema import (
+    approval_decisions,
+    conversation_items,
+    conversations,
+    response_events,
+    responses,
+)
 from agent_server.store.settings import HOW_TO_CONFIGURE, StoreSettings, settings_from_env
 
 logger = logging.getLogger("agent_server.store")
@@ -342,6 +348,20 @@ class Store:
             yield page.events
 
     # -- background runs (agent_server.background) ------------------------------------------------
+    async def claim_decision(self, request_id: str, user: str, approve: bool) -> bool:
+        """Record `user`'s decision on approval request `request_id`; False when it was decided before
+        (by any request, in any process): the caller must not act on it again."""
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(
+                    insert(approval_decisions).values(
+                        request_id=request_id, user_id=user, approve=approve, created_at=time.time()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
     async def claim_response(self, response_id: str, owner: str, lease_seconds: float) -> StoredResponse | None:
         """Make `owner` the runner of a queued response (now in_progress); None when it is not claimable."""
         now = time.time()
