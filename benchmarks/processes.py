@@ -185,6 +185,10 @@ class Server(Process):
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         if not pyc:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if workers > 1:  # several workers racing to migrate a fresh sqlite store can fail in MLflow's
+            # AgentServer ("table _alembic_tmp_latest_metrics already exists"): created first, for both
+            create = f"import mlflow; mlflow.set_tracking_uri('sqlite:///{store}'); mlflow.search_experiments()"
+            subprocess.run([str(app.python), "-c", create], cwd=app.path, env=env, check=True, capture_output=True)
         command = [str(app.python), "-m", "uvicorn", f"{app.module}:app", "--port", str(self.port)]
         command += ["--workers", str(workers)]
         self.spawned = time.perf_counter()

@@ -263,9 +263,11 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
   chunk = that CPU / (streams x the server's frames per stream). The event loop's share is the
-  CPU time of the worker's main thread alone: what answering costs, without the threads that write
-  the traces (MLflow's, in both servers). RSS sums the uvicorn process tree. Time per chunk after
-  the first = (total time minus time to first chunk) / (frames - 1), per stream. With 2 workers the
+  CPU time of the worker's main thread alone: what answering costs, without what writes the traces
+  (MLflow's threads in MLflow's server; in ours, the trace writer process, a child of the worker,
+  whose CPU and memory count in the server's figures). RSS sums the uvicorn process tree. Time per
+  chunk after the first = (total time minus time to first chunk) / (frames - 1), per stream. With 2
+  workers each store is created first (MLflow's workers can race to migrate a fresh one), the
   servers start together, then a 2 s burst of requests warms both workers before any measurement.
 - **Traces**: counted in each store after its server stopped (SIGTERM, traces flushed), against
   the requests that server answered.
