@@ -322,3 +322,20 @@ def test_the_writer_process_is_replaced_when_it_dies_and_stops_with_the_app(
     assert counts["written"] == 4 and sum(counts["dropped"].values()) == 0, counts
     assert len(stored_traces(app)) == 4
     assert not writer_processes(app.tracking_uri), "a writer process outlived the app"
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the writer process in /proc")
+def test_the_writer_process_ends_when_the_app_is_killed(workspace: StandInWorkspace, tmp_path: Path) -> None:
+    """SIGKILL skips the app's shutdown: the trace writer notices its parent is gone and exits."""
+    app = start_app(tmp_path, model_env(workspace))
+    try:
+        assert ask(app).status_code == 200
+        written_within(app, 1)
+        [writer] = writer_processes(app.tracking_uri)
+    finally:
+        app.process.kill()
+        app.process.wait()
+    deadline = time.monotonic() + 10
+    while writer in writer_processes(app.tracking_uri) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert writer not in writer_processes(app.tracking_uri), "the writer process outlived a killed app"

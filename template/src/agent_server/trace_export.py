@@ -4,10 +4,10 @@ MLflow turns each finished trace (and each batch of finished spans) into a write
 asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that place:
 - `put()` never blocks: when `capacity` tasks wait, the new one is dropped and counted;
 - daemon writer threads take the tasks, so a store that hangs holds a writer, never a request nor
-  the exit. For a SQL store (the local sqlite one) one thread hands each task to the trace writer
-  process (`WriterProcess`, agent_server/trace_writer.py), where MLflow's ORM work does not take the
-  app's GIL: ~0.4 ms of the app's CPU per trace instead of ~10-25 ms. For a store behind HTTP
-  (Databricks), four threads write in the app. AGENT_TRACE_WRITER=process|thread chooses;
+  the exit. For the local sqlite store one thread hands each task to the trace writer process
+  (`WriterProcess`, agent_server/trace_writer.py), where MLflow's ORM work does not take the app's
+  GIL: ~0.4 ms of the app's CPU per trace instead of ~10-25 ms. For other stores (Databricks, a
+  database server), four threads write in the app. AGENT_TRACE_WRITER=process|thread chooses;
   MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE (tasks, default
   1000) and, for threads, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
 - `drain(timeout)` (at shutdown) writes what is queued within `timeout`; the rest is counted.
@@ -50,7 +50,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import mlflow
-from mlflow.store.db.db_types import DATABASE_ENGINES
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
 from agent_server import trace_writer
@@ -61,6 +60,7 @@ SQLITE_WRITERS = 1
 REMOTE_WRITERS = 4
 IN_FLIGHT_WAIT_S = 1.0  # at shutdown, for the write under way
 WRITER_START_TIMEOUT_S = 60.0  # the writer process imports MLflow and opens the store
+WRITER_TASK_TIMEOUT_S = 120.0  # one write (a locked sqlite store is waited for; a hung one is not)
 WRITER_START_ATTEMPTS = 2  # in a row; then the app writes its traces itself
 LOSSES = {
     "store_not_ready": "answers are served untraced until the trace store is ready",
@@ -191,6 +191,9 @@ class InAppWrites:
         task.handle()  # MLflow's task: it catches and logs every error itself
         return FAILURES.last() if FAILURES.failures() > failures else None
 
+    def begin_stop(self) -> None:
+        """Nothing to prepare."""
+
     def stop(self, grace: float) -> None:
         """Nothing to stop."""
 
@@ -199,18 +202,21 @@ class WriterProcess:
     """Each write task sent to the trace writer process (agent_server/trace_writer.py), one at a time.
 
     The child starts with the first trace (nothing before the first answer waits for it, or shares
-    the CPU with it), and again with the next task after it died; a task it was writing when it
-    died is counted as failed. When it cannot start twice in a row, or for a task it cannot take
-    (`trace_writer.encode`), the task is written in the app.
+    the CPU with it), and again with the next task after it died or hung (a write that takes more
+    than WRITER_TASK_TIMEOUT_S); the task it was writing then is counted as failed. When it cannot
+    start twice in a row, for a task it cannot take (`trace_writer.encode`), or when the app stops
+    while it starts, the task is written in the app. Once stopped, nothing more is written.
     """
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
         self._in_app = InAppWrites()
+        self._lock = threading.Lock()  # the child and its socket, between the writer thread and stop()
         self._child: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
         self._connection: Connection | None = None
         self._failed_starts = 0
+        self._stopping = threading.Event()  # the app is stopping: no new child
         self._stopped = False
 
     def run(self, task: Any) -> str | None:
@@ -225,20 +231,32 @@ class WriterProcess:
                 self._child_gone()
                 continue
             try:
+                if not connection.poll(WRITER_TASK_TIMEOUT_S):
+                    self._kill_child()
+                    return self._child_gone(f"hung: no answer in {WRITER_TASK_TIMEOUT_S:g} s, killed")
                 answer: str | None = connection.recv()
             except (EOFError, OSError):
                 return self._child_gone()
             return answer
+        if self._stopped:
+            return "the app stopped before the trace writer took it"
         return self._in_app.run(task)
+
+    def begin_stop(self) -> None:
+        """The app is stopping: a child still starting is given up (what is queued is written here)."""
+        self._stopping.set()
 
     def stop(self, grace: float) -> None:
         """Let the child finish its task and exit (it stops at the end of its input), or kill it."""
-        self._stopped = True
-        child, sock = self._child, self._socket
-        if child is None or sock is None:
+        self._stopping.set()
+        with self._lock:
+            self._stopped = True
+            child, sock = self._child, self._socket
+        if child is None:
             return
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
         try:
             child.wait(grace)
         except subprocess.TimeoutExpired:
@@ -248,49 +266,81 @@ class WriterProcess:
     def _connected(self) -> Connection | None:
         if self._connection is not None:
             return self._connection
-        if self._stopped or self._failed_starts >= WRITER_START_ATTEMPTS:
-            return None
-        ours, theirs = socket.socketpair()
-        script = Path(__file__).with_name("trace_writer.py")
-        command = [sys.executable, "-P", str(script), str(theirs.fileno()), self.tracking_uri]
-        connection = Connection(os.dup(ours.fileno()))
-        self._socket = ours
+        with self._lock:
+            if self._stopping.is_set() or self._failed_starts >= WRITER_START_ATTEMPTS:
+                return None
+            ours, theirs = socket.socketpair()
+            script = Path(__file__).with_name("trace_writer.py")
+            command = [sys.executable, "-P", str(script), str(theirs.fileno()), self.tracking_uri, str(os.getpid())]
+            self._child, self._socket = None, ours
+            try:
+                with theirs:
+                    self._child = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                connection = Connection(os.dup(ours.fileno()))
+            except OSError as exc:  # no process (or no file descriptor) to spare
+                if self._child is not None:
+                    self._child.kill()
+                ours.close()
+                self._child, self._socket = None, None
+                self._start_failed(str(exc))
+                return None
         try:
-            with theirs:
-                self._child = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-            if not connection.poll(WRITER_START_TIMEOUT_S):
-                raise TimeoutError(f"not ready after {WRITER_START_TIMEOUT_S:.0f} s")
-            connection.recv()  # its "ready"
-        except (EOFError, OSError, TimeoutError) as exc:
-            if self._child is not None:
-                self._child.kill()
-                self._child.wait()
-            self._failed_starts += 1
+            ready = self._wait_ready(connection)
+        except (EOFError, OSError):
+            ready = False
+        with self._lock:
+            stopped = self._stopped
+        if not ready or stopped:
+            self._kill_child()
             self._forget(connection)
-            fallback = "" if self._failed_starts < WRITER_START_ATTEMPTS else "; traces are written in the app"
-            logger.warning("The trace writer process did not start (%s)%s.", str(exc) or "it exited", fallback)
+            if not self._stopping.is_set():  # else given up: the app stops (what is queued is written here)
+                self._start_failed(f"not ready after {WRITER_START_TIMEOUT_S:g} s, or it exited")
             return None
         self._failed_starts = 0
         self._connection = connection
         return connection
 
-    def _child_gone(self) -> str:
+    def _wait_ready(self, connection: Connection) -> bool:
+        """Wait for the child's "ready" (it imports MLflow, ~2-5 s); False when it did not come."""
+        deadline = time.monotonic() + WRITER_START_TIMEOUT_S
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if connection.poll(0.1):
+                connection.recv()
+                return True
+        return False
+
+    def _start_failed(self, why: str) -> None:
+        self._failed_starts += 1
+        fallback = "" if self._failed_starts < WRITER_START_ATTEMPTS else "; traces are written in the app"
+        logger.warning("The trace writer process did not start (%s)%s.", why, fallback)
+
+    def _kill_child(self) -> None:
+        with self._lock:
+            child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
+
+    def _child_gone(self, why: str = "") -> str:
         code = self._child.poll() if self._child else None
         if self._connection is not None:
             self._forget(self._connection)
+        because = why or f"exited (code {code})"
         if not self._stopped:
-            logger.warning("The trace writer process exited (code %s); another takes over.", code)
-        return f"the trace writer process exited (code {code}) while writing"
+            logger.warning("The trace writer process %s; another takes over.", because)
+        return f"the trace writer process {because} while writing"
 
     def _forget(self, connection: Connection) -> None:
         connection.close()
-        if self._socket is not None:
-            self._socket.close()
-        self._connection, self._socket = None, None
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+            self._connection, self._socket = None, None
 
 
 class Writer(Protocol):
     def run(self, task: Any) -> str | None: ...
+    def begin_stop(self) -> None: ...
     def stop(self, grace: float) -> None: ...
 
 
@@ -379,19 +429,22 @@ class ExportQueue:
     def drain(self, timeout: float) -> None:
         """Write what is queued (MLflow's span batches first) for at most `timeout` s, then close.
 
-        The write under way when time is up is waited for (IN_FLIGHT_WAIT_S at most, part of
-        `timeout`), so that every trace is counted, written or lost."""
+        The writes are given until IN_FLIGHT_WAIT_S before the end, then the queue closes (what is left
+        is counted lost) and the write under way is given the rest (a writer process is stopped, killed
+        if it must), so that every trace is counted, written or lost, within `timeout`."""
+        end = time.monotonic() + timeout
         with self._changed:
-            self._deadline = time.monotonic() + max(timeout - IN_FLIGHT_WAIT_S, 0)
+            self._deadline = end - IN_FLIGHT_WAIT_S
+        for writer in self.writers:
+            writer.begin_stop()
         try:
             mlflow.flush_trace_async_logging()  # MLflow's batches of spans into this queue, then flush()
         finally:
             self.close()
+            self.stop_writers(max(end - time.monotonic() - IN_FLIGHT_WAIT_S / 4, 0))
             with self._changed:
-                until = time.monotonic() + IN_FLIGHT_WAIT_S
-                while (self._busy or self._tasks) and time.monotonic() < until:
-                    self._changed.wait(until - time.monotonic())
-            self.stop_writers(IN_FLIGHT_WAIT_S)
+                while (self._busy or self._tasks) and time.monotonic() < end:
+                    self._changed.wait(end - time.monotonic())
 
     def stop_writers(self, grace: float) -> None:
         """Stop the writer processes, if any (a write still under way after `grace` is cut)."""
@@ -447,25 +500,28 @@ class ExportQueue:
                     self.stats.lose(reason, int(trace), int(not trace), failure)
                 elif _is_trace(task):
                     self.stats.count_written()
-            except BaseException:  # a writer thread must survive anything a task does
+            except BaseException as exc:  # a writer thread must survive anything a task does
                 logger.exception("Writing a trace failed")
+                trace = _is_trace(task)
+                self.stats.lose("write_failed", int(trace), int(not trace), f"{type(exc).__name__}: {exc}")
             finally:
                 with self._changed:
                     self._busy -= 1
                     self._changed.notify_all()
 
 
-def writes_in_a_process(tracking_uri: str) -> bool:
-    """Whether traces are written by a writer process: $AGENT_TRACE_WRITER (`process` or `thread`),
-    by default for a SQL store (sqlite, PostgreSQL, MySQL, SQL Server), whose ORM work would otherwise
-    take the app's GIL; a store behind HTTP (Databricks, an MLflow server) is written by threads, which
-    mostly wait on the network."""
+def writes_in_a_process(local_store: bool) -> bool:
+    """Whether traces are written by a writer process: $AGENT_TRACE_WRITER (`process` or `thread`), by
+    default for the local sqlite store, whose ORM work (~10 ms of CPU per trace) would otherwise take
+    the app's GIL. Other stores are written by threads: four that mostly wait on the network for a
+    store behind HTTP (Databricks) or a database server (PostgreSQL: one process would write one
+    trace at a time)."""
     choice = os.environ.get("AGENT_TRACE_WRITER", "").strip().lower()
     if choice in ("process", "thread"):
         return choice == "process"
     if choice:
         logger.warning("AGENT_TRACE_WRITER=%r is not `process` or `thread`: using the default.", choice)
-    return tracking_uri.split(":", 1)[0].split("+", 1)[0] in DATABASE_ENGINES
+    return local_store
 
 
 def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
@@ -483,7 +539,7 @@ def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
         return None
     capacity = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000)
     writers: list[Writer]
-    if writes_in_a_process(tracking_uri):
+    if writes_in_a_process(local_store):
         writers = [WriterProcess(tracking_uri)]
     else:
         default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS

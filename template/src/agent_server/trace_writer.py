@@ -1,16 +1,17 @@
-"""The trace writer process: MLflow's trace writes to a SQL store, off the app's GIL.
+"""The trace writer process: MLflow's trace writes to the local sqlite store, off the app's GIL.
 
-Writing a trace to a SQL store (sqlite here, or PostgreSQL, MySQL) is MLflow's ORM work, ~10 ms of
-CPU per trace, as much as answering costs. In a thread of the app it holds the GIL the requests
+Writing a trace to a SQL store (the local sqlite one) is MLflow's ORM work, ~10 ms of CPU per
+trace, as much as answering costs. In a thread of the app it holds the GIL the requests
 need; here it runs in a child process with a GIL of its own. agent_server.trace_export starts
-this file as a script (`python -P trace_writer.py <fd> <tracking uri>`: only the standard library
-and MLflow are imported, not the app) and sends each write task over a socket:
+this file as a script (`python -P trace_writer.py <fd> <tracking uri> <app pid>`: only the standard
+library and MLflow are imported, not the app) and sends each write task over a socket:
 `encode(task)` in the app, `decode()` here, then MLflow's own exporter writes it, as it would in
 the app. Each task is answered with None (written) or the warning MLflow logged for it.
 
-The child stops when the app closes the socket (or dies); it ignores SIGINT and SIGTERM, which a
-terminal or a supervisor may send to the whole process group, so that the app's own shutdown
-drains the queue first.
+The child stops when the app closes the socket, or as soon as the app is gone (even in the middle
+of a write: a hung store cannot keep it alive); it ignores SIGINT and SIGTERM, which a terminal or
+a supervisor may send to the whole process group, so that the app's own shutdown drains the queue
+first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import os
 import pickle
 import signal
 import sys
+import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -42,13 +45,14 @@ def encode(task: Any) -> bytes | None:
         trace, prompts, workspace = args
         if prompts or any(getattr(span, "_attachments", None) for span in trace.data.spans):
             return None
-        return pickle.dumps(("trace", trace.to_dict(), workspace))
+        # TraceInfo as it is: its dict form goes through protobuf, which cuts long tags and metadata.
+        return pickle.dumps(("trace", trace.info, trace.data.to_dict(), workspace))
     return None
 
 
 def decode(payload: bytes, exporter: Any) -> None:
     """Write one task encoded by `encode()` through `exporter` (MLflow's V3 span exporter)."""
-    from mlflow.entities import Trace
+    from mlflow.entities import Trace, TraceData
     from mlflow.entities.span import Span
 
     kind, *args = pickle.loads(payload)  # from the app that started this process
@@ -56,8 +60,8 @@ def decode(payload: bytes, exporter: Any) -> None:
         experiment_id, spans, workspace = args
         exporter._log_spans(experiment_id, [Span.from_dict(span) for span in spans], workspace)
     else:
-        trace, workspace = args
-        exporter._log_trace(Trace.from_dict(trace), [], workspace)
+        info, data, workspace = args
+        exporter._log_trace(Trace(info=info, data=TraceData.from_dict(data)), [], workspace)
 
 
 class LastFailure(logging.Filter):
@@ -97,13 +101,24 @@ def serve(connection: Connection, tracking_uri: str) -> None:
             decode(payload, exporter)
         except Exception as exc:  # noqa: BLE001 - reported to the app, which counts it
             failure.message = f"Failed to log trace: {type(exc).__name__}: {exc}"[:300]
-        connection.send(failure.message)
+        try:
+            connection.send(failure.message)
+        except OSError:  # the app is gone
+            return
+
+
+def exit_with(app_pid: int) -> None:
+    """End this process once the app that started it is gone (its parent changes)."""
+    while os.getppid() == app_pid:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="trace writer: %(levelname)s %(name)s: %(message)s")
+    threading.Thread(target=exit_with, args=(int(sys.argv[3]),), daemon=True).start()
     serve(Connection(int(sys.argv[1])), sys.argv[2])
 
 
