@@ -170,10 +170,10 @@ class _FailureCounter(logging.Filter):
         return str(getattr(self.local, "message", ""))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING and message.startswith(trace_writer.FAILED_WRITE_MESSAGES):
+        failure = trace_writer.failed_write(record)
+        if failure is not None:
             self.local.count = self.failures() + 1
-            self.local.message = message.splitlines()[0][:300]
+            self.local.message = failure
         return True
 
 

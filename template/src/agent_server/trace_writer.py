@@ -64,17 +64,23 @@ def decode(payload: bytes, exporter: Any) -> None:
         exporter._log_trace(Trace(info=info, data=TraceData.from_dict(data)), [], workspace)
 
 
+def failed_write(record: logging.LogRecord) -> str | None:
+    """The first line of a warning MLflow logged for a failed write (None for any other record)."""
+    message = record.getMessage()
+    if record.levelno >= logging.WARNING and message.startswith(FAILED_WRITE_MESSAGES):
+        return message.splitlines()[0][:300]
+    return None
+
+
 class LastFailure(logging.Filter):
-    """Keeps the first line of the last warning MLflow logged for a failed write."""
+    """Keeps the last failed write MLflow logged (`failed_write`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.message: str | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING and message.startswith(FAILED_WRITE_MESSAGES):
-            self.message = message.splitlines()[0][:300]
+        self.message = failed_write(record) or self.message
         return True
 
 
