@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import shutil
 import subprocess
@@ -100,6 +101,7 @@ def main() -> None:
     parser.add_argument("--no-pyc", action="store_true", help="no .pyc files (PYTHONDONTWRITEBYTECODE, none on disk)")
     parser.add_argument("--raw", type=Path, default=ROOT / "benchmarks" / "results" / "profile.txt")
     parser.add_argument("--nice", type=int, default=0, help="niceness of the processes (see benchmarks.bench)")
+    parser.add_argument("--writer", action="store_true", help="record our trace writer process instead of the app")
     args = parser.parse_args()
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
@@ -139,9 +141,24 @@ def record(server: Server, args: argparse.Namespace) -> None:
     assert generator.stdout is not None
     generator.stdout.readline()  # "measuring": the warm-up is over
     args.raw.parent.mkdir(parents=True, exist_ok=True)
-    spy = [args.py_spy, "record", "--pid", str(server.pid), "--gil", "--format", "raw", "--output", str(args.raw)]
+    pid = writer_pid(server.pid) if args.writer else server.pid
+    spy = [args.py_spy, "record", "--pid", str(pid), "--gil", "--format", "raw", "--output", str(args.raw)]
     subprocess.run([*spy, "--duration", str(args.duration)], check=True, capture_output=True)
-    generator.communicate()
+    result = json.loads(generator.communicate()[0].splitlines()[-1])
+    print(f"load: {len(result['latencies_ms']) / result['window_s']:.1f} answers/s over {result['window_s']} s")
+
+
+def writer_pid(app_pid: int) -> int:
+    """The pid of the app's trace writer process (agent_server/trace_writer.py)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == app_pid and b"trace_writer.py" in command:
+            return int(stat.parent.name)
+    raise SystemExit(f"no trace writer process under pid {app_pid} (AGENT_TRACE_WRITER=thread?)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import mlflow
 import pytest
 
 from agent import TASK_TYPE
-from agent_server import trace_export, tracing
+from agent_server import trace_export, trace_writer, tracing
 from agent_server.mlflow_config import experiment_name
 from agent_server.standin import StandInWorkspace
 from conftest import RunningApp, start_app
@@ -146,6 +146,7 @@ def test_a_store_that_refuses_writes_is_counted_and_logged_once(workspace: Stand
         written_within(app, 1)
         client = mlflow.MlflowClient(app.tracking_uri)
         client.delete_experiment(client.get_experiment_by_name(experiment_name()).experiment_id)
+        time.sleep(trace_writer.EXPERIMENT_TTL_S + 0.5)  # the writer process takes an experiment as read that long
         assert all(ask(app).status_code == 200 for _ in range(3))
         time.sleep(2)
         counts = trace_counts(app)
@@ -257,6 +258,53 @@ def test_a_local_store_writes_each_trace_in_one_insert_with_its_spans_in_the_sto
         assert 0 < len(metadata_statements) <= 3 * 8, metadata_statements
     with sqlite3.connect(tmp_path / "mlflow.db") as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_writer_process_reads_the_experiment_once_per_ttl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer process's exporter (trace_writer.open_exporter) reads a trace's experiment once, not
+    for every trace MLflow's SQL store starts; an experiment deleted is noticed once the lookup is
+    older than EXPERIMENT_TTL_S. Counted in SQL: this fails when MLflow reads it some other way."""
+    from mlflow.entities import TraceInfo, TraceLocation, TraceState
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    previous_uri = mlflow.get_tracking_uri()
+    experiment_id = mlflow.MlflowClient(uri).create_experiment("writer")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM experiments" in statement:
+            reads.append(statement)
+
+    def start_trace() -> None:
+        info = TraceInfo(
+            trace_id=f"tr-{os.urandom(16).hex()}",
+            trace_location=TraceLocation.from_experiment_id(experiment_id),
+            request_time=int(time.time() * 1000),
+            state=TraceState.OK,
+            execution_duration=1,
+        )
+        exporter._client.start_trace(info)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        exporter = trace_writer.open_exporter(uri)
+        start_trace()
+        one_lookup = len(reads)  # the experiment and its tags
+        for _ in range(4):
+            start_trace()
+        assert 0 < one_lookup == len(reads), reads
+        mlflow.MlflowClient(uri).delete_experiment(experiment_id)
+        start_trace()  # within the TTL: the experiment read a moment ago
+        monkeypatch.setattr(trace_writer, "EXPERIMENT_TTL_S", 0.0)
+        with pytest.raises(mlflow.MlflowException, match="active"):
+            start_trace()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+        mlflow.set_tracking_uri(previous_uri)
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM trace_info").fetchone()[0] == 6
 
 
 def test_mlflow_does_not_retry_a_failed_import_on_every_span() -> None:

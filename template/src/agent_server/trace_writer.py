@@ -29,6 +29,7 @@ from typing import Any
 # The warnings MLflow logs when it could not write (its write tasks catch every error and log it).
 FAILED_WRITE_MESSAGES = ("Failed to send trace", "Failed to log trace", "Failed to log spans")
 MLFLOW_EXPORT_LOGGERS = ("mlflow.tracing.export.mlflow_v3", "mlflow.tracing.export.async_export_queue")
+EXPERIMENT_TTL_S = 2.0  # how long the experiment a trace goes to is taken as read (remember_experiments)
 
 
 def encode(task: Any) -> bytes | None:
@@ -84,15 +85,47 @@ class LastFailure(logging.Filter):
         return True
 
 
-def serve(connection: Connection, tracking_uri: str) -> None:
-    """Write the tasks received on `connection` until it closes."""
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"  # each task is written as it comes
+def open_exporter(tracking_uri: str) -> Any:
+    """MLflow's V3 span exporter to `tracking_uri`, writing each task as it comes, with its store's
+    experiment lookups kept for EXPERIMENT_TTL_S (`remember_experiments`)."""
+    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
     import mlflow
     from mlflow.tracing.export.mlflow_v3 import MlflowV3SpanExporter
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its start-up notes again
     mlflow.set_tracking_uri(tracking_uri)
     exporter = MlflowV3SpanExporter(tracking_uri)
+    remember_experiments(exporter._client.store)
+    return exporter
+
+
+def remember_experiments(store: Any) -> None:
+    """Keep the experiments `store.get_experiment` returns for EXPERIMENT_TTL_S, in this store object.
+
+    MLflow's SQL store reads the trace's experiment again (with its tags) for every trace it starts,
+    a third of the CPU of a write. This process writes traces to one experiment and nothing else
+    uses its store object, so a lookup is reused for two seconds: an experiment deleted meanwhile
+    is noticed that much later (its traces are refused from then on, as MLflow would).
+    """
+    lookup = getattr(store, "get_experiment", None)
+    if lookup is None:
+        return
+    found: dict[str, tuple[float, Any]] = {}
+
+    def get_experiment(experiment_id: str) -> Any:
+        now = time.monotonic()
+        if experiment_id in found and now - found[experiment_id][0] < EXPERIMENT_TTL_S:
+            return found[experiment_id][1]
+        experiment = lookup(experiment_id)
+        found[experiment_id] = (now, experiment)
+        return experiment
+
+    store.get_experiment = get_experiment
+
+
+def serve(connection: Connection, tracking_uri: str) -> None:
+    """Write the tasks received on `connection` until it closes."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its start-up notes again
+    exporter = open_exporter(tracking_uri)
     failure = LastFailure()
     for name in MLFLOW_EXPORT_LOGGERS:
         logging.getLogger(name).addFilter(failure)
