@@ -242,6 +242,26 @@ def test_unreachable_workspace_fails_fast(monkeypatch: pytest.MonkeyPatch) -> No
     assert closed in response.json()["error"]["message"]
 
 
+def test_a_token_alone_skips_the_sdk_and_any_other_credential_goes_to_it(
+    workspace: StandInWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DATABRICKS_HOST + DATABRICKS_TOKEN: the model client sends the token to the host as databricks-sdk
+    would (same URL), without importing the SDK. Any other credential set: the SDK decides."""
+    from databricks.sdk.core import Config
+
+    from agent_server import llm
+
+    for name in llm.OTHER_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABRICKS_HOST", f"{workspace.url}/some/path/")
+    monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
+    assert llm.token_from_env() == (Config().host, workspace.token)
+    monkeypatch.setenv("DATABRICKS_HOST", "adb-1.2.azuredatabricks.net:443/")
+    assert llm.token_from_env() == ("https://adb-1.2.azuredatabricks.net", workspace.token)
+    monkeypatch.setenv("DATABRICKS_CLIENT_ID", "an-app")
+    assert llm.token_from_env() is None
+
+
 def test_traces_are_flushed_on_shutdown(workspace: StandInWorkspace, tmp_path: Path) -> None:
     app = start_app(tmp_path, {"DATABRICKS_HOST": workspace.url, "DATABRICKS_TOKEN": workspace.token})
     try:

@@ -3,7 +3,9 @@
 - OPENAI_BASE_URL set (Ollama, vLLM, a proxy ...): that server, with OPENAI_API_KEY if needed.
 - Otherwise the Databricks workspace that databricks-sdk finds: DATABRICKS_HOST + DATABRICKS_TOKEN,
   DATABRICKS_CONFIG_PROFILE, OAuth M2M (DATABRICKS_CLIENT_ID/SECRET, as on Databricks Apps) ...
-  Its OpenAI-compatible API lives at {host}/serving-endpoints.
+  Its OpenAI-compatible API lives at {host}/serving-endpoints. When DATABRICKS_HOST and
+  DATABRICKS_TOKEN are the whole configuration, the token is sent as the SDK would send it, without
+  importing the SDK (~1 s): see token_from_env().
 
 Missing credentials or an unreachable host raise ModelAccessError within seconds, with a message
 that says what to set (the SDK alone would retry a refused host for minutes). Model calls follow
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -40,6 +42,21 @@ HOW_TO_CONFIGURE = (
     "DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET), or OPENAI_BASE_URL for another "
     "OpenAI-compatible server. `uv run agent-server --demo` runs offline against a stand-in."
 )
+# Credentials besides a token that databricks-sdk reads from the environment: with any of them set,
+# the SDK chooses (and refuses a conflicting mix).
+OTHER_CREDENTIALS = (
+    "DATABRICKS_CONFIG_PROFILE",
+    "DATABRICKS_AUTH_TYPE",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_USERNAME",
+    "DATABRICKS_PASSWORD",
+    "DATABRICKS_AZURE_RESOURCE_ID",
+    "ARM_CLIENT_ID",
+    "ARM_CLIENT_SECRET",
+    "GOOGLE_CREDENTIALS",
+    "DATABRICKS_GOOGLE_SERVICE_ACCOUNT",
+)
 
 
 class DatabricksAuth(httpx.Auth):
@@ -52,8 +69,8 @@ class DatabricksAuth(httpx.Auth):
     runs) inherit that context, and with it the identity of the request that started them.
     """
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    def __init__(self, app_headers: Callable[[], dict[str, str]]) -> None:
+        self.app_headers = app_headers
         app_config.user_auth()  # a bad $USER_AUTH fails here with its message, not later in a connection error
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -61,7 +78,7 @@ class DatabricksAuth(httpx.Auth):
         if user_token:
             request.headers["Authorization"] = f"Bearer {user_token}"
         else:
-            request.headers.update(self.config.authenticate())
+            request.headers.update(self.app_headers())
         yield request
 
 
@@ -82,14 +99,40 @@ def openai_client() -> AsyncOpenAI:
             max_retries=0,  # the transport retries what is safe to retry (agent_server.model_http)
             http_client=model_http_client(),  # type: ignore[arg-type,unused-ignore]
         )
-    config = databricks_config()
+    host, app_headers = databricks_auth()
     return AsyncOpenAI(
-        base_url=f"{config.host}/serving-endpoints",
+        base_url=f"{host}/serving-endpoints",
         api_key="unused",  # DatabricksAuth sets the Authorization header
         max_retries=0,  # the transport retries what is safe to retry (agent_server.model_http)
         # openai takes httpx (1.x) and httpx2 (3.x) clients; its annotations name only its own
-        http_client=model_http_client(DatabricksAuth(config)),  # type: ignore[arg-type,unused-ignore]
+        http_client=model_http_client(DatabricksAuth(app_headers)),  # type: ignore[arg-type,unused-ignore]
     )
+
+
+def databricks_auth() -> tuple[str, Callable[[], dict[str, str]]]:
+    """The workspace URL, checked to be reachable, and how to get the app's own auth headers."""
+    token = token_from_env()
+    if token is None:
+        config = databricks_config()
+        return config.host, config.authenticate
+    host, secret = token
+    check_reachable(host)
+    return host, lambda: {"Authorization": f"Bearer {secret}"}
+
+
+def token_from_env() -> tuple[str, str] | None:
+    """(workspace URL, token) when DATABRICKS_HOST and DATABRICKS_TOKEN alone configure the workspace.
+
+    The SDK's "pat" auth sends that token as a bearer token, to the host as given less a trailing
+    slash and a :443 port, with https:// when it names no scheme; so does this, without importing the
+    SDK. With any other credential set (OTHER_CREDENTIALS), None: the SDK decides.
+    """
+    host, token = os.environ.get("DATABRICKS_HOST"), os.environ.get("DATABRICKS_TOKEN")
+    if not host or not token or any(os.environ.get(name) for name in OTHER_CREDENTIALS):
+        return None
+    url = urlsplit(host if "://" in host else f"https://{host}")
+    netloc = url.netloc.removesuffix(":443") if url.port == 443 else url.netloc
+    return url._replace(netloc=netloc, path=url.path.rstrip("/")).geturl(), token
 
 
 def model_http_client(auth: httpx.Auth | None = None) -> httpx.AsyncClient:

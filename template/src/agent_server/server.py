@@ -231,8 +231,11 @@ class AgentServer:
 
     def warm_up(self) -> None:
         """Import, in a daemon thread, what the first answer would otherwise import on its way: the
-        Databricks SDK (~1 s of CPU) when the model is a Databricks serving endpoint (called at start-up)."""
-        if not os.environ.get("OPENAI_BASE_URL"):
+        Databricks SDK (~1 s of CPU) when the model is a Databricks serving endpoint reached with
+        more than a token (called at start-up; agent_server.llm)."""
+        from agent_server.llm import token_from_env
+
+        if not os.environ.get("OPENAI_BASE_URL") and token_from_env() is None:
             threading.Thread(target=importlib.import_module, args=("databricks.sdk.core",), daemon=True).start()
 
     def _build_app(self) -> FastAPI:
