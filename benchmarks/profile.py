@@ -3,6 +3,7 @@
     uv venv /tmp/pyspy && uv pip install --python /tmp/pyspy py-spy
     uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy [--workload stream --concurrency 1]
     uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy --server mlflow  # MLflow's AgentServer
+    uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy --writer  # our trace writer process
 
 Renders and installs the default app, starts the stand-in model and the server (1 worker, fresh
 sqlite store, .pyc written unless --no-pyc) like `benchmarks.bench`, puts it under load with
