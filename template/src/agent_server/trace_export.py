@@ -5,7 +5,7 @@ asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that pl
 - `put()` never blocks: when `capacity` tasks wait, the new one is dropped and counted;
 - daemon writer threads take the tasks, so a store that hangs holds a writer, never a request nor
   the exit. For the local sqlite store one thread hands each task to the trace writer process
-  (`WriterProcess`, agent_server/trace_writer.py), where MLflow's ORM work does not take the app's
+  (agent_server.writer_process, agent_server/trace_writer.py), where MLflow's ORM work does not take the app's
   GIL: ~0.4 ms of the app's CPU per trace instead of ~10-25 ms. For other stores (Databricks, a
   database server), four threads write in the app. AGENT_TRACE_WRITER=process|thread chooses;
   MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE (tasks, default
@@ -34,34 +34,26 @@ known by the warning MLflow logs for it (`_FailureCounter`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import mlflow
 from mlflow.tracing.constant import SpansLocation, TraceTagKey
 
 from agent_server import trace_writer
+from agent_server.writer_process import Writer, WriterProcess
 
 logger = logging.getLogger("agent_server")
 
 SQLITE_WRITERS = 1
 REMOTE_WRITERS = 4
 IN_FLIGHT_WAIT_S = 1.0  # at shutdown, for the write under way
-WRITER_START_TIMEOUT_S = 60.0  # the writer process imports MLflow and opens the store
-WRITER_TASK_TIMEOUT_S = 120.0  # one write (a locked sqlite store is waited for; a hung one is not)
-WRITER_START_ATTEMPTS = 2  # in a row; then the app writes its traces itself
 LOSSES = {
     "store_not_ready": "answers are served untraced until the trace store is ready",
     "queue_full": "the trace export queue is full (the store writes slower than the app answers)",
@@ -196,152 +188,6 @@ class InAppWrites:
 
     def stop(self, grace: float) -> None:
         """Nothing to stop."""
-
-
-class WriterProcess:
-    """Each write task sent to the trace writer process (agent_server/trace_writer.py), one at a time.
-
-    The child starts with the first trace (nothing before the first answer waits for it, or shares
-    the CPU with it), and again with the next task after it died or hung (a write that takes more
-    than WRITER_TASK_TIMEOUT_S); the task it was writing then is counted as failed. When it cannot
-    start twice in a row, for a task it cannot take (`trace_writer.encode`), or when the app stops
-    while it starts, the task is written in the app. Once stopped, nothing more is written.
-    """
-
-    def __init__(self, tracking_uri: str) -> None:
-        self.tracking_uri = tracking_uri
-        self._in_app = InAppWrites()
-        self._lock = threading.Lock()  # the child and its socket, between the writer thread and stop()
-        self._child: subprocess.Popen[bytes] | None = None
-        self._socket: socket.socket | None = None
-        self._connection: Connection | None = None
-        self._failed_starts = 0
-        self._stopping = threading.Event()  # the app is stopping: no new child
-        self._stopped = False
-
-    def run(self, task: Any) -> str | None:
-        payload = trace_writer.encode(task)
-        for _ in range(2):  # a child found gone before it took the task is replaced, once
-            connection = self._connected() if payload is not None else None
-            if connection is None or payload is None:
-                break
-            try:
-                connection.send_bytes(payload)
-            except OSError:
-                self._child_gone()
-                continue
-            try:
-                if not connection.poll(WRITER_TASK_TIMEOUT_S):
-                    self._kill_child()
-                    return self._child_gone(f"hung: no answer in {WRITER_TASK_TIMEOUT_S:g} s, killed")
-                answer: str | None = connection.recv()
-            except (EOFError, OSError):
-                return self._child_gone()
-            return answer
-        if self._stopped:
-            return "the app stopped before the trace writer took it"
-        return self._in_app.run(task)
-
-    def begin_stop(self) -> None:
-        """The app is stopping: a child still starting is given up (what is queued is written here)."""
-        self._stopping.set()
-
-    def stop(self, grace: float) -> None:
-        """Let the child finish its task and exit (it stops at the end of its input), or kill it."""
-        self._stopping.set()
-        with self._lock:
-            self._stopped = True
-            child, sock = self._child, self._socket
-        if child is None:
-            return
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_WR)
-        try:
-            child.wait(grace)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-    def _connected(self) -> Connection | None:
-        if self._connection is not None:
-            return self._connection
-        with self._lock:
-            if self._stopping.is_set() or self._failed_starts >= WRITER_START_ATTEMPTS:
-                return None
-            ours, theirs = socket.socketpair()
-            script = Path(__file__).with_name("trace_writer.py")
-            command = [sys.executable, "-P", str(script), str(theirs.fileno()), self.tracking_uri, str(os.getpid())]
-            self._child, self._socket = None, ours
-            try:
-                with theirs:
-                    self._child = subprocess.Popen(command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-                connection = Connection(os.dup(ours.fileno()))
-            except OSError as exc:  # no process (or no file descriptor) to spare
-                if self._child is not None:
-                    self._child.kill()
-                ours.close()
-                self._child, self._socket = None, None
-                self._start_failed(str(exc))
-                return None
-        try:
-            ready = self._wait_ready(connection)
-        except (EOFError, OSError):
-            ready = False
-        with self._lock:
-            stopped = self._stopped
-        if not ready or stopped:
-            self._kill_child()
-            self._forget(connection)
-            if not self._stopping.is_set():  # else given up: the app stops (what is queued is written here)
-                self._start_failed(f"not ready after {WRITER_START_TIMEOUT_S:g} s, or it exited")
-            return None
-        self._failed_starts = 0
-        self._connection = connection
-        return connection
-
-    def _wait_ready(self, connection: Connection) -> bool:
-        """Wait for the child's "ready" (it imports MLflow, ~2-5 s); False when it did not come."""
-        deadline = time.monotonic() + WRITER_START_TIMEOUT_S
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            if connection.poll(0.1):
-                connection.recv()
-                return True
-        return False
-
-    def _start_failed(self, why: str) -> None:
-        self._failed_starts += 1
-        fallback = "" if self._failed_starts < WRITER_START_ATTEMPTS else "; traces are written in the app"
-        logger.warning("The trace writer process did not start (%s)%s.", why, fallback)
-
-    def _kill_child(self) -> None:
-        with self._lock:
-            child = self._child
-        if child is not None and child.poll() is None:
-            child.kill()
-            child.wait()
-
-    def _child_gone(self, why: str = "") -> str:
-        code = self._child.poll() if self._child else None
-        if self._connection is not None:
-            self._forget(self._connection)
-        because = why or f"exited (code {code})"
-        if not self._stopped:
-            logger.warning("The trace writer process %s; another takes over.", because)
-        return f"the trace writer process {because} while writing"
-
-    def _forget(self, connection: Connection) -> None:
-        connection.close()
-        with self._lock:
-            if self._socket is not None:
-                self._socket.close()
-            self._connection, self._socket = None, None
-
-
-class Writer(Protocol):
-    def run(self, task: Any) -> str | None: ...
-    def begin_stop(self) -> None: ...
-    def stop(self, grace: float) -> None: ...
 
 
 class ExportQueue:
@@ -540,7 +386,7 @@ def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
     capacity = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000)
     writers: list[Writer]
     if writes_in_a_process(local_store):
-        writers = [WriterProcess(tracking_uri)]
+        writers = [WriterProcess(tracking_uri, fallback=InAppWrites())]
     else:
         default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
         count = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
