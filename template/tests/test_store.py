@@ -233,6 +233,16 @@ async def test_an_approval_decision_is_claimed_once_among_concurrent_requests(st
     assert not await store.claim_decision("mcpr_2", "alice", approve=True)
 
 
+async def test_an_approval_request_is_known_only_as_issued(store: Store) -> None:
+    await store.record_approval_request("mcpr_1", "alice", "save_note", '{"text": "a"}')
+    await store.record_approval_request("mcpr_1", "alice", "save_note", '{"text": "a"}')  # again: no error
+    assert await store.issued_approval_request("mcpr_1", "alice", "save_note", '{"text": "a"}')
+    assert not await store.issued_approval_request("mcpr_1", "bob", "save_note", '{"text": "a"}')
+    assert not await store.issued_approval_request("mcpr_1", "alice", "save_note", '{"text": "b"}')
+    assert not await store.issued_approval_request("mcpr_1", "alice", "delete_all", '{"text": "a"}')
+    assert not await store.issued_approval_request("mcpr_2", "alice", "save_note", '{"text": "a"}')
+
+
 async def test_a_queued_response_nobody_claims_is_failed_after_a_while(store: Store) -> None:
     orphan = await store.create_response(ALICE, REQUEST, background=True)
     error = {"code": "server_error", "message": "never started"}

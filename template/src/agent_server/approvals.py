@@ -13,6 +13,10 @@ in every framework:
    approved call itself (or records the refusal) as a `function_call` + `function_call_output` pair
    with the request's id as `call_id`, and the agent answers from it.
 
+Each request is recorded in the state store before the client sees it; a decision on any other
+(an id the app never issued, another user's, a changed tool or arguments: a client forging the
+model's call) is a 400. Each decision is acted on once (`Store.claim_decision`).
+
 Only the Responses format has items for this; every app serves it on `POST /responses`, whatever its
 task type (a Responses app on `/invocations` too). The chat formats (`/chat/completions`, a chat task
 type's `/invocations`) cannot carry them: there a marked tool is never run, and the model gets a message
@@ -49,6 +53,11 @@ ALREADY_DECIDED = (
     "approved; its result is there."
 )
 INTERRUPTED = "Not finished: the answer paused for the user's approval of another tool call."
+NOT_ISSUED = (
+    "mcp_approval_response: approval request {request_id!r} was not issued by this app to this user for "
+    "that call (unknown id, another user's, or a changed tool or arguments). Answer the "
+    "mcp_approval_request item the app sent, unchanged."
+)
 
 logger = logging.getLogger("agent_server")
 P = ParamSpec("P")
@@ -218,9 +227,9 @@ def decisions(items: Sequence[JsonDict]) -> list[Decision]:
     return found
 
 
-def check_responses(items: Sequence[object]) -> None:
-    """ValueError when an approval response in `items` names no approval request among them."""
-    decisions([item for item in items if isinstance(item, dict)])
+def check_responses(items: Sequence[object]) -> list[Decision]:
+    """The decisions of `items` (`decisions`); ValueError when one names no approval request among them."""
+    return decisions([item for item in items if isinstance(item, dict)])
 
 
 ToolRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
@@ -229,8 +238,7 @@ ToolRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 async def decided_items(decision: Decision, run: ToolRunner | None) -> list[JsonDict]:
     """The `function_call` + `function_call_output` items of a decision: the approved call's result,
     or the refusal. `run` None: the decision was acted on by an earlier request (nothing runs)."""
-    request = decision.request
-    call_id, name, arguments = str(request["id"]), str(request["name"]), str(request.get("arguments") or "{}")
+    call_id, name, arguments = requested_call(decision.request)
     if run is None:
         output = ALREADY_DECIDED.format(name=name)
     elif decision.approve:
@@ -251,6 +259,11 @@ async def decided_items(decision: Decision, run: ToolRunner | None) -> list[Json
         "status": "completed",
     }
     return [call, {"type": "function_call_output", "call_id": call_id, "output": output}]
+
+
+def requested_call(request: JsonDict) -> tuple[str, str, str]:
+    """The id, tool name and JSON arguments of an `mcp_approval_request` item."""
+    return str(request["id"]), str(request["name"]), str(request.get("arguments") or "{}")
 
 
 def tool_runner(functions: Sequence[Callable[..., Any]], remote: Sequence[RemoteTool]) -> ToolRunner:

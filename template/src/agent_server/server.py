@@ -172,6 +172,8 @@ class AgentServer:
         else:
             result = await run_in_threadpool(self.invoke_handler, request)
         checked = _checked(protocol.check_response, result, "response")
+        if protocol.task_type == RESPONSES:
+            await self._record_approval_requests(checked["output"])
         return {**checked, "output": [*decided, *checked["output"]]} if decided else checked
 
     async def _responses_chunks(self, protocol: AnyProtocol, request: Any) -> AsyncIterator[JsonDict]:
@@ -182,7 +184,30 @@ class AgentServer:
             yield _checked(protocol.check_chunk, {"type": "response.output_item.done", "item": item}, "stream chunk")
         handled = self.uses_handlers(protocol)
         async for chunk in self._handler_chunks(request) if handled else self._agent_chunks(protocol, request):
+            if chunk.get("type") == "response.output_item.done":
+                await self._record_approval_requests([chunk.get("item") or {}])
             yield chunk
+
+    async def check_issued(self, decisions: Sequence[approvals.Decision]) -> None:
+        """BadRequest when a decision answers an approval request this app did not issue to this user
+        for that call: a client forging the model's call to run a guarded tool."""
+        if not decisions or self.decision_store is None:
+            return
+        store = await self.decision_store()
+        for decision in decisions:
+            request_id, name, arguments = approvals.requested_call(decision.request)
+            if not await store.issued_approval_request(request_id, get_user(), name, arguments):
+                raise BadRequest(approvals.NOT_ISSUED.format(request_id=request_id))
+
+    async def _record_approval_requests(self, items: Sequence[JsonDict]) -> None:
+        """Record the approval requests among `items` before the client sees them (see `_decided`)."""
+        requests = [item for item in items if item.get("type") == "mcp_approval_request"]
+        if not requests or self.decision_store is None:
+            return
+        store = await self.decision_store()
+        for request in requests:
+            request_id, name, arguments = approvals.requested_call(request)
+            await store.record_approval_request(request_id, get_user(), name, arguments)
 
     async def _decided(self, request: Any) -> tuple[Any, list[JsonDict]]:
         """The request with the calls the user approved (run now) or declined added after their
@@ -198,8 +223,9 @@ class AgentServer:
         run = approvals.tool_runner(self.tools, remote)
         store = await self.decision_store() if self.decision_store is not None else None
         decided: dict[str, list[JsonDict]] = {}
+        await self.check_issued(found)
         for decision in found:
-            request_id = str(decision.request["id"])
+            request_id = approvals.requested_call(decision.request)[0]
             # The first request to carry a decision claims it; any other (a second tab, a retry) does
             # not run the call again.
             first = store is None or await store.claim_decision(request_id, get_user(), decision.approve)

@@ -108,7 +108,7 @@ def create_endpoint(
         model = str(body.get("model") or server.name)
         return_trace_id = wants_trace_id(http_request)
         if not stored and not continues and conversation_key is None:
-            _check_approvals(input_items(body.get("input")))
+            await _check_approvals(server, input_items(body.get("input")))
             return await _answer_directly(server, body, request, model, return_trace_id)
 
         store = await state.store()
@@ -117,7 +117,7 @@ def create_endpoint(
         turn = await memory.responses_turn(store, user, body, items, read_only=not stored)
         agent_body = {key: value for key, value in body.items() if key not in NOT_SENT_TO_THE_AGENT}
         agent_body["input"] = [*turn.history, *turn.new_items]
-        _check_approvals(agent_body["input"])
+        await _check_approvals(server, agent_body["input"])
         request = _parsed(agent_body)
         set_conversation_id(turn.conversation_id)
         if not stored:
@@ -214,12 +214,14 @@ def _flags(body: JsonDict, *, stored_by_default: bool) -> tuple[bool, bool]:
     return stored, background
 
 
-def _check_approvals(items: list[Any]) -> None:
-    """A 400 when an `mcp_approval_response` answers no approval request of the conversation."""
+async def _check_approvals(server: AgentServer, items: list[Any]) -> None:
+    """A 400 when an `mcp_approval_response` answers no approval request of the conversation, or one
+    this app did not issue (`AgentServer.check_issued`): before a stream starts."""
     try:
-        approvals.check_responses(items)
+        found = approvals.check_responses(items)
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    await server.check_issued(found)
 
 
 def _parsed(body: JsonDict) -> Any:

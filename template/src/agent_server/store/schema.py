@@ -103,3 +103,15 @@ approval_decisions = Table(
     Column("approve", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
 )
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    # The approval requests this app issued (agent_server.approvals): a decision is acted on only for
+    # one of them, sent by the user it was issued to, naming the same tool and arguments.
+    Column("request_id", String(64), primary_key=True),
+    Column("user_id", String(320), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)

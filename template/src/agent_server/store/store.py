@@ -37,6 +37,7 @@ from agent_server.store.records import (
 )
 from agent_server.store.schema import (
     approval_decisions,
+    approval_requests,
     conversation_items,
     conversations,
     response_events,
@@ -348,6 +349,23 @@ class Store:
             yield page.events
 
     # -- background runs (agent_server.background) ------------------------------------------------
+    async def record_approval_request(self, request_id: str, user: str, name: str, arguments: str) -> None:
+        """Remember that this app asked `user` to approve a call of tool `name` with `arguments`."""
+        values = {"request_id": request_id, "user_id": user, "name": name, "arguments": arguments}
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(insert(approval_requests).values(**values, created_at=time.time()))
+        except IntegrityError:  # recorded already (the same item sent twice)
+            pass
+
+    async def issued_approval_request(self, request_id: str, user: str, name: str, arguments: str) -> bool:
+        """Whether this app asked `user` to approve request `request_id`, a call of `name` with `arguments`."""
+        columns = (approval_requests.c.user_id, approval_requests.c.name, approval_requests.c.arguments)
+        async with self.engine.connect() as connection:
+            found = await connection.execute(select(*columns).where(approval_requests.c.request_id == request_id))
+            row = found.one_or_none()
+        return row is not None and tuple(row) == (user, name, arguments)
+
     async def claim_decision(self, request_id: str, user: str, approve: bool) -> bool:
         """Record `user`'s decision on approval request `request_id`; False when it was decided before
         (by any request, in any process): the caller must not act on it again."""
