@@ -66,11 +66,9 @@ def model_at_standin(workspace: StandInWorkspace, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DATABRICKS_TOKEN", workspace.token)
     for name in ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    llm.databricks_config.cache_clear()
-    llm.openai_client.cache_clear()
+    llm.forget_clients()
     yield
-    llm.databricks_config.cache_clear()
-    llm.openai_client.cache_clear()
+    llm.forget_clients()
 
 
 @pytest.fixture(scope="session")

@@ -232,8 +232,7 @@ def test_unreachable_workspace_fails_fast(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DATABRICKS_HOST", closed)
     monkeypatch.setenv("DATABRICKS_TOKEN", "x")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    llm.databricks_config.cache_clear()
-    llm.openai_client.cache_clear()
+    llm.forget_clients()
     with TestClient(agent.app) as client:  # with its lifespan: the state store opens as in a server
         started = time.monotonic()
         response = client.post("/invocations", json=request_body(TASK_TYPE, "hi"))

@@ -109,8 +109,10 @@ def openai_client() -> AsyncOpenAI:
     )
 
 
+@cache
 def databricks_auth() -> tuple[str, Callable[[], dict[str, str]]]:
-    """The workspace URL, checked to be reachable, and how to get the app's own auth headers."""
+    """The workspace URL, checked to be reachable, and how to get the app's own auth headers. Cached
+    once it works (model and MCP calls share it)."""
     token = token_from_env()
     if token is None:
         config = databricks_config()
@@ -133,6 +135,13 @@ def token_from_env() -> tuple[str, str] | None:
     url = urlsplit(host if "://" in host else f"https://{host}")
     netloc = url.netloc.removesuffix(":443") if url.port == 443 else url.netloc
     return url._replace(netloc=netloc, path=url.path.rstrip("/")).geturl(), token
+
+
+def forget_clients() -> None:
+    """Drop the cached client and workspace settings: the next call reads the environment again."""
+    openai_client.cache_clear()
+    databricks_auth.cache_clear()
+    databricks_config.cache_clear()
 
 
 def model_http_client(auth: httpx.Auth | None = None) -> httpx.AsyncClient:
