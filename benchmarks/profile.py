@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.apps import ROOT, prepare_mlflow, prepare_ours
-from benchmarks.processes import AGENT_BODY, STREAM_BODY, Server, StandIn, post
+from benchmarks.processes import AGENT_BODY, STREAM_BODY, Server, StandIn, descendants, post
 
 # (cause, substrings of a frame "function (file:line)"): the first cause with a frame in the stack wins,
 # so causes that are leaves of others come first. Both servers' code is classified alike.
@@ -151,14 +151,12 @@ def record(server: Server, args: argparse.Namespace) -> None:
 
 def writer_pid(app_pid: int) -> int:
     """The pid of the app's trace writer process (agent_server/trace_writer.py)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in descendants(app_pid)[1:]:
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
-            command = (stat.parent / "cmdline").read_bytes()
+            if b"trace_writer.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
         except OSError:
             continue
-        if int(fields[1]) == app_pid and b"trace_writer.py" in command:
-            return int(stat.parent.name)
     raise SystemExit(f"no trace writer process under pid {app_pid} (AGENT_TRACE_WRITER=thread?)")
 
 
