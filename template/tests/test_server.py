@@ -271,3 +271,29 @@ def test_traces_are_flushed_on_shutdown(workspace: StandInWorkspace, tmp_path: P
         app.stop()  # right away: the trace may still be queued for asynchronous logging
     assert "Application shutdown complete" in app.log.read_text()
     assert traces(app, trace_id) is not None
+
+
+def test_model_calls_take_the_proxy_the_environment_names(
+    workspace: StandInWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY / NO_PROXY as httpx reads them: through the proxy (here the stand-in, answering for a
+    host that does not resolve), or direct for a host NO_PROXY lists."""
+    from fastapi.testclient import TestClient
+
+    import agent
+    from agent_server import llm
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://model.invalid/serving-endpoints")
+    monkeypatch.setenv("OPENAI_API_KEY", workspace.token)
+    monkeypatch.setenv("HTTP_PROXY", workspace.url)
+    llm.forget_clients()
+    with TestClient(agent.app) as client:
+        answer = client.post("/invocations", json=request_body(TASK_TYPE, "What time is it?"))
+        assert answer.status_code == 200, answer.text
+        assert TOOL_ANSWER.search(answer_text(TASK_TYPE, answer.json()))
+        monkeypatch.setenv("NO_PROXY", "model.invalid")
+        llm.forget_clients()
+        direct = client.post("/invocations", json=request_body(TASK_TYPE, "What time is it?"))
+    assert direct.status_code == 502, direct.text
+    assert "model.invalid" in direct.json()["error"]["message"]
+    llm.forget_clients()

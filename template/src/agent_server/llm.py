@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+import weakref
 from collections.abc import Callable, Generator
 from functools import cache
 from typing import TYPE_CHECKING
@@ -150,7 +151,20 @@ def model_http_client(auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         policy = TimeoutPolicy.from_env()
     except ValueError as exc:
         raise ModelAccessError(str(exc)) from None
-    return httpx.AsyncClient(auth=auth, timeout=policy.httpx_timeout(), transport=ModelTransport(policy))
+    transport = ModelTransport(policy)
+    _transports.add(transport)
+    # ModelTransport times every call and reads proxies from the environment itself: httpx's own
+    # timeouts and proxy routing (trust_env) would go around it
+    return httpx.AsyncClient(auth=auth, timeout=None, transport=transport, trust_env=False)
+
+
+_transports: weakref.WeakSet[ModelTransport] = weakref.WeakSet()
+
+
+async def close_connections() -> None:
+    """Close the model calls' open connections of this event loop (the server's shutdown)."""
+    for transport in list(_transports):
+        await transport.close_connections()
 
 
 @cache
