@@ -2,7 +2,8 @@
 
 - `FunctionTools`: plain Python functions (and remote tools such as MCP tools) as chat-completions
   `tools`, and safe calls: a tool that raises returns the error to the model as text.
-- `stream_events()`: a chat-completions stream as TextDelta / Reasoning / ToolCall / Usage events.
+- `chat_stream()`: a chat-completions stream, read as JSON (cheaper than the SDK's objects).
+- `stream_events()`: that stream as TextDelta / Reasoning / ToolCall / Usage events.
   Reasoning comes as Databricks serves it (`delta.content` as a list of `reasoning` and `text`
   blocks) or in a `reasoning_content` / `reasoning` delta field (vLLM, DeepSeek, Ollama ...).
 - `assistant_message()`: the assistant turn that asked for tools, as the model expects it back.
@@ -18,11 +19,11 @@ import inspect
 import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
+from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
-    ChatCompletionChunk,
     ChatCompletionMessageToolCallParam,
     ChatCompletionToolParam,
 )
@@ -83,24 +84,43 @@ class FunctionTools:
         return result if isinstance(result, str) else json.dumps(result, default=str)
 
 
-async def stream_events(
-    chunks: AsyncIterable[ChatCompletionChunk],
-) -> AsyncIterator[TextDelta | Reasoning | ToolCall | Usage]:
+ChatChunk = dict[str, Any]  # a chat-completions stream chunk, as the endpoint's JSON
+
+
+async def chat_stream(client: AsyncOpenAI, **body: Any) -> AsyncStream[ChatChunk]:
+    """`client.chat.completions.create(**body, stream=True)`, its chunks as the endpoint's JSON.
+
+    The same request, auth, errors and error events as create(), for a third of the client's CPU:
+    create() checks every message and tool against its types before sending, and builds a pydantic
+    object per chunk (~1 ms of CPU per call with two tools; docs/benchmarks.md). So `body` must
+    already be JSON, as the messages and tool schemas here are.
+    """
+    stream = await client.post(
+        "/chat/completions",
+        body={**body, "stream": True},
+        cast_to=object,
+        stream=True,
+        stream_cls=AsyncStream[object],  # chunks as json.loads left them: dicts (model_http refuses others)
+    )
+    return cast("AsyncStream[ChatChunk]", stream)
+
+
+async def stream_events(chunks: AsyncIterable[ChatChunk]) -> AsyncIterator[TextDelta | Reasoning | ToolCall | Usage]:
     """Text and reasoning as they stream; tool calls (which arrive in pieces keyed by `index`) whole at the end."""
     calls: dict[int, dict[str, str]] = {}
     async for chunk in chunks:
-        if chunk.usage is not None:
-            yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-        for choice in chunk.choices:
-            delta = choice.delta
+        if usage := chunk.get("usage"):
+            yield Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
             for event in _content_events(delta):
                 yield event
-            for piece in delta.tool_calls or []:
-                call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-                call["id"] = piece.id or call["id"]
-                if piece.function:
-                    call["name"] = piece.function.name or call["name"]
-                    call["arguments"] += piece.function.arguments or ""
+            for piece in delta.get("tool_calls") or []:
+                call = calls.setdefault(piece.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                call["id"] = piece.get("id") or call["id"]
+                function = piece.get("function") or {}
+                call["name"] = function.get("name") or call["name"]
+                call["arguments"] += function.get("arguments") or ""
     for call in calls.values():
         yield ToolCall(call["id"], call["name"], call["arguments"] or "{}")
 
@@ -108,14 +128,13 @@ async def stream_events(
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # vLLM and DeepSeek send the first; Ollama, OpenRouter the second
 
 
-def _content_events(delta: Any) -> list[TextDelta | Reasoning]:
+def _content_events(delta: dict[str, Any]) -> list[TextDelta | Reasoning]:
     """The text and reasoning of one delta. Its `content` is a string, or (Databricks) a list of blocks."""
     events: list[TextDelta | Reasoning] = []
-    extra = delta.model_extra or {}
-    field = next((extra[name] for name in REASONING_FIELDS if isinstance(extra.get(name), str) and extra[name]), "")
+    field = next((delta[name] for name in REASONING_FIELDS if isinstance(delta.get(name), str) and delta[name]), "")
     if field:
         events.append(Reasoning(field))
-    content: object = delta.content
+    content: object = delta.get("content")
     if isinstance(content, str) and content:
         events.append(TextDelta(content))
     for block in content if isinstance(content, list) else []:

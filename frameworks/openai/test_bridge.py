@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
-from openai.types.chat import ChatCompletionChunk
 
 from agent import run_agent
 from agent_server.events import Reasoning, TextDelta, ToolCall, Usage
@@ -73,11 +72,9 @@ async def test_stream_events_join_tool_call_pieces_and_report_usage() -> None:
         {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}},
     ]
 
-    async def chunks() -> AsyncIterator[ChatCompletionChunk]:
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
         for body in raw:
-            yield ChatCompletionChunk.model_validate(
-                {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", **body}
-            )
+            yield {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", **body}
 
     events = [event async for event in stream_events(chunks())]
     assert events == [TextDelta("Hi"), Usage(5, 3), ToolCall("c1", "add", '{"a": 1}')]
