@@ -25,6 +25,7 @@ from benchmarks.results import (
     pooled,
     server_cpu_per_chunk_us,
     throughput,
+    traced_throughput,
 )
 
 KEEP = "<!-- Written by hand below this line: `uv run nox -s bench` keeps it when it rewrites the part above. -->"
@@ -61,6 +62,12 @@ def rows(results: Results) -> list[Row]:
         setting = f"c={concurrency}, {workers} worker{'s' if workers > 1 else ''}" + ("" if pyc else ", no .pyc")
         return [
             Row(f"invoke throughput, req/s ({setting})", lambda s: [throughput(points(s))], 1, True),
+            Row(
+                f"invoke throughput with its traces written, req/s ({setting})",
+                lambda s: [traced_throughput(points(s))],
+                1,
+                True,
+            ),
             Row(
                 f"invoke latency p50 / p99, ms ({setting})",
                 lambda s: [percentile(pooled(points(s), "latencies_ms"), q) for q in (50, 99)],
@@ -260,7 +267,11 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   (`PYTHONDONTWRITEBYTECODE=1`, every `__pycache__` deleted, as `uv sync` installs without
   `compile-bytecode`).
 - **Load runs**: a warm-up of 0.5 + c/64 s, then the window; throughput counts the requests that
-  finish inside it, latencies are theirs. CPU is the server's (all its processes) from the start
+  finish inside it, latencies are theirs. Both servers write traces in the background, and may
+  still be writing them long after the window (see "idle … s later" in the run's log): throughput
+  *with its traces written* divides the same answers by the window plus the time until the
+  server's processes were idle again (polled every 0.4 s), which is what a server sustains when
+  its trace backlog may not grow without bound. CPU is the server's (all its processes) from the start
   of the run until it is idle again, so trace export finished after the window is counted; per
   chunk = that CPU / (streams x the server's frames per stream). The event loop's share is the
   CPU time of the worker's main thread alone: what answering costs, without what writes the traces

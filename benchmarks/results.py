@@ -31,6 +31,12 @@ class Point:
     def throughput(self) -> float:
         return len(self.load["latencies_ms"]) / float(self.load["window_s"])
 
+    @property
+    def traced_throughput(self) -> float:
+        """The window's answers over the window plus the time the server took to write their traces:
+        what it sustains when trace export may not fall behind."""
+        return len(self.load["latencies_ms"]) / (float(self.load["window_s"]) + self.drain_s)
+
 
 @dataclass
 class Results:
@@ -77,6 +83,10 @@ def pooled(points: list[Point], key: str) -> list[float]:
 
 def throughput(points: list[Point]) -> float:
     return median([p.throughput for p in points])
+
+
+def traced_throughput(points: list[Point]) -> float:
+    return median([p.traced_throughput for p in points])
 
 
 def cpu_per_request_ms(points: list[Point], attribute: str = "server_cpu_s") -> float:
