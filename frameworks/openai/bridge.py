@@ -24,6 +24,7 @@ from typing import Any, cast, get_type_hints
 from openai import AsyncOpenAI, AsyncStream
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
+    ChatCompletionChunk,
     ChatCompletionMessageToolCallParam,
     ChatCompletionToolParam,
 )
@@ -105,10 +106,16 @@ async def chat_stream(client: AsyncOpenAI, **body: Any) -> AsyncStream[ChatChunk
     return cast("AsyncStream[ChatChunk]", stream)
 
 
-async def stream_events(chunks: AsyncIterable[ChatChunk]) -> AsyncIterator[TextDelta | Reasoning | ToolCall | Usage]:
-    """Text and reasoning as they stream; tool calls (which arrive in pieces keyed by `index`) whole at the end."""
+async def stream_events(
+    chunks: AsyncIterable[ChatChunk | ChatCompletionChunk],
+) -> AsyncIterator[TextDelta | Reasoning | ToolCall | Usage]:
+    """Text and reasoning as they stream; tool calls (which arrive in pieces keyed by `index`) whole at the end.
+
+    The chunks of chat_stream(), or the SDK's objects (`client.chat.completions.create(stream=True)`).
+    """
     calls: dict[int, dict[str, str]] = {}
-    async for chunk in chunks:
+    async for item in chunks:
+        chunk = item if isinstance(item, dict) else item.model_dump(exclude_none=True)
         if usage := chunk.get("usage"):
             yield Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
         for choice in chunk.get("choices") or []:

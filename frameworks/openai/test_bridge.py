@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 import pytest
+from openai.types.chat import ChatCompletionChunk
 
 from agent import run_agent
 from agent_server.events import Reasoning, TextDelta, ToolCall, Usage
@@ -76,8 +77,13 @@ async def test_stream_events_join_tool_call_pieces_and_report_usage() -> None:
         for body in raw:
             yield {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", **body}
 
-    events = [event async for event in stream_events(chunks())]
-    assert events == [TextDelta("Hi"), Usage(5, 3), ToolCall("c1", "add", '{"a": 1}')]
+    async def sdk_chunks() -> AsyncIterator[ChatCompletionChunk]:  # client.chat.completions.create's
+        async for chunk in chunks():
+            yield ChatCompletionChunk.model_validate(chunk)
+
+    expected = [TextDelta("Hi"), Usage(5, 3), ToolCall("c1", "add", '{"a": 1}')]
+    assert [event async for event in stream_events(chunks())] == expected
+    assert [event async for event in stream_events(sdk_chunks())] == expected
 
 
 def _piece(**function: str) -> dict[str, Any]:

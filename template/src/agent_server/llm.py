@@ -153,8 +153,8 @@ def model_http_client(auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         raise ModelAccessError(str(exc)) from None
     transport = ModelTransport(policy)
     _transports.add(transport)
-    # ModelTransport times every call and reads proxies from the environment itself: httpx's own
-    # timeouts and proxy routing (trust_env) would go around it
+    # ModelTransport times every call and takes the proxy the environment names (httpx would ignore
+    # it with a transport of our own)
     return httpx.AsyncClient(auth=auth, timeout=None, transport=transport, trust_env=False)
 
 
