@@ -91,7 +91,7 @@ ChatChunk = dict[str, Any]  # a chat-completions stream chunk, as the endpoint's
 async def chat_stream(client: AsyncOpenAI, **body: Any) -> AsyncStream[ChatChunk]:
     """`client.chat.completions.create(**body, stream=True)`, its chunks as the endpoint's JSON.
 
-    The same request, auth, errors and error events as create(), for a third of the client's CPU:
+    The same request, auth, errors and error events as create(), for about half the client's CPU:
     create() checks every message and tool against its types before sending, and builds a pydantic
     object per chunk (~1 ms of CPU per call with two tools; docs/benchmarks.md). So `body` must
     already be JSON, as the messages and tool schemas here are.
