@@ -1,7 +1,7 @@
 """Our agent server against MLflow's AgentServer, same agent, one interleaved run: `uv run nox -s bench`.
 
     uv run python -m benchmarks.bench [--window 3] [--stream-window 2] [--rounds 2] [--cold-starts 2]
-        [--output docs/benchmarks.md] [--quick]
+        [--output docs/benchmarks.md] [--quick] [--ours-env NAME=VALUE ...]
 
 Renders the default app (Responses, openai), builds a second copy served by MLflow's AgentServer
 with the same handlers (benchmarks/served/), starts the app's stand-in model in a process of its
@@ -63,8 +63,17 @@ def in_turn(round_index: int) -> tuple[str, ...]:
 
 
 class Bench:
-    def __init__(self, ours: App, theirs: App, workdir: Path, window: float, stream_window: float) -> None:
+    def __init__(
+        self,
+        ours: App,
+        theirs: App,
+        workdir: Path,
+        window: float,
+        stream_window: float,
+        ours_env: dict[str, str] | None = None,
+    ) -> None:
         self.apps = {"ours": ours, "mlflow": theirs, "mlflow again": theirs}
+        self.ours_env = ours_env or {}
         self.workdir, self.window, self.stream_window = workdir, window, stream_window
         self.results = Results()
         self.standin = StandIn(ours, workdir)
@@ -73,7 +82,8 @@ class Bench:
     def spawn(self, label: str, workers: int, pyc: bool = True) -> Server:
         self.started += 1
         store = self.workdir / f"{self.started:02d}-{label.replace(' ', '-')}-w{workers}.db"
-        return Server(self.apps[label], label, workers, self.standin, store, pyc)
+        settings = self.ours_env if label == "ours" else None
+        return Server(self.apps[label], label, workers, self.standin, store, pyc, settings)
 
     def cold_start(self, label: str, pyc: bool = True) -> None:
         server = self.spawn(label, 1, pyc)
@@ -194,6 +204,13 @@ def machine() -> dict[str, str]:
     }
 
 
+def env_setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name or not equals:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -206,6 +223,14 @@ def main() -> None:
     parser.add_argument("--cold-starts", type=int, default=2, help="cold starts per server (default 2)")
     parser.add_argument("--quick", action="store_true", help="1 s windows, 1 round: check that it works")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--ours-env",
+        action="append",
+        default=[],
+        type=env_setting,
+        metavar="NAME=VALUE",
+        help="an environment variable for our server only, e.g. AGENT_TRACE_WRITER=thread (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (apps, stores, logs)")
     parser.add_argument(
         "--nice",
@@ -226,7 +251,8 @@ def main() -> None:
         progress(f"rendering and installing both apps in {workdir}")
         ours = prepare_ours(workdir)
         theirs = prepare_mlflow(ours, workdir)
-        bench = Bench(ours, theirs, workdir, args.window, args.stream_window)
+        ours_env = dict(args.ours_env)
+        bench = Bench(ours, theirs, workdir, args.window, args.stream_window, ours_env)
         results = bench.results
         results.machine = started
         results.settings = {

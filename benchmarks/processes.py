@@ -172,7 +172,16 @@ class StandIn(Process):
 class Server(Process):
     """`python -m uvicorn <module>:app --workers N` of an app, tracing to a fresh sqlite store."""
 
-    def __init__(self, app: App, label: str, workers: int, standin: StandIn, store: Path, pyc: bool) -> None:
+    def __init__(
+        self,
+        app: App,
+        label: str,
+        workers: int,
+        standin: StandIn,
+        store: Path,
+        pyc: bool,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.app, self.label, self.workers, self.store = app, label, workers, store
         self.port = free_port()
         env = app_env(
@@ -182,6 +191,7 @@ class Server(Process):
         )
         if app.name == "mlflow":
             env.update(MLFLOW_AS_SHIPPED)
+        env.update(settings or {})
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         if not pyc:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
