@@ -118,9 +118,9 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
     assert rss_end < rss_warm * 1.5, f"RSS grew from {rss_warm / 2**20:.0f} to {rss_end / 2**20:.0f} MiB"
     assert fds_after <= fds_idle + 20, f"open file descriptors: {fds_idle} before, {fds_after} after"
     # Every request is traced: the server wrote each trace (none lost, for any reason) and the store
-    # has each one. A local sqlite store is written by the trace writer process
-    # (agent_server/trace_writer.py), which keeps up with this load on 2 cores (~43 req/s; the writer
-    # ~40 % of a core); `written + lost` is the server's own account, so a shortfall says why.
+    # has each one. A local sqlite store is written by one writer thread in the app (or the trace
+    # writer process: AGENT_TRACE_WRITER=process), which keeps up with this load on 2 cores (~42
+    # req/s); `written + lost` is the server's own account, so a shortfall says why.
     counts = TRACE_COUNTS.search(server.log.read_text() if server.log else "")
     assert counts, "the server did not report its trace counts at shutdown"
     written, lost, reasons = int(counts["written"]), int(counts["lost"]), counts["reasons"]

@@ -146,7 +146,7 @@ def test_a_store_that_refuses_writes_is_counted_and_logged_once(workspace: Stand
         written_within(app, 1)
         client = mlflow.MlflowClient(app.tracking_uri)
         client.delete_experiment(client.get_experiment_by_name(experiment_name()).experiment_id)
-        time.sleep(trace_writer.EXPERIMENT_TTL_S + 0.5)  # the writer process takes an experiment as read that long
+        time.sleep(trace_writer.EXPERIMENT_TTL_S + 0.5)  # the trace writer takes an experiment as read that long
         assert all(ask(app).status_code == 200 for _ in range(3))
         time.sleep(2)
         counts = trace_counts(app)
@@ -307,6 +307,52 @@ def test_the_writer_process_reads_the_experiment_once_per_ttl(tmp_path: Path, mo
         assert connection.execute("SELECT COUNT(*) FROM trace_info").fetchone()[0] == 6
 
 
+def test_writer_threads_reuse_the_experiment_lookup_and_nothing_else_does(
+    model_at_standin: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the app's process the store is also the user's: the writer threads' lookups of a trace's
+    experiment are reused (trace_writer.remember_experiments), any other caller reads the store each
+    time. Counted in SQL, by the thread that ran it: this fails when MLflow reads it some other way."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    import agent
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.delenv("AGENT_TRACE_WRITER", raising=False)  # threads, the default
+    previous_uri = mlflow.get_tracking_uri()
+    written = trace_export.STATS.written
+    reads: list[str] = []  # the thread of each SELECT from the experiments table
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM experiments" in statement:
+            reads.append(threading.current_thread().name)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        with TestClient(agent.app) as client:
+            for index in range(6):
+                assert client.post("/invocations", json=request_body(TASK_TYPE, f"q{index}")).status_code == 200
+            deadline = time.monotonic() + 10
+            while trace_export.STATS.written < written + 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert trace_export.STATS.written == written + 6
+            experiment_id = mlflow.get_experiment_by_name(experiment_name()).experiment_id
+            by_the_test = len(reads)
+            mlflow.get_experiment(experiment_id)
+            one_lookup = len(reads) - by_the_test
+            mlflow.get_experiment(experiment_id)
+            assert len(reads) - by_the_test == 2 * one_lookup > 0, "a caller outside the writers got a kept lookup"
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+        mlflow.tracing.reset()
+        mlflow.set_tracking_uri(previous_uri)
+    by_writers = [name for name in reads if name.startswith("agent-trace-writer")]
+    # Six traces, written within the 2 s a lookup is kept (one more if a write straddles its end).
+    assert 0 < len(by_writers) <= 2 * one_lookup, by_writers
+
+
 def test_mlflow_does_not_retry_a_failed_import_on_every_span() -> None:
     """MLflow looks up `mlflow.pyfunc.context` on every span; where it cannot be imported, the app
     records the failure once (None in sys.modules), and only then."""
@@ -352,9 +398,9 @@ def writer_processes(tracking_uri: str) -> list[int]:
 def test_the_writer_process_is_replaced_when_it_dies_and_stops_with_the_app(
     workspace: StandInWorkspace, tmp_path: Path
 ) -> None:
-    """A local store's traces are written by a child process (agent_server/trace_writer.py). Killed,
-    it is started again for the next trace; the app's exit leaves none behind."""
-    app = start_app(tmp_path, model_env(workspace))
+    """With AGENT_TRACE_WRITER=process, traces are written by a child process (agent_server/trace_writer.py).
+    Killed, it is started again for the next trace; the app's exit leaves none behind."""
+    app = start_app(tmp_path, model_env(workspace, AGENT_TRACE_WRITER="process"))
     try:
         assert ask(app).status_code == 200
         written_within(app, 1)
@@ -374,8 +420,8 @@ def test_the_writer_process_is_replaced_when_it_dies_and_stops_with_the_app(
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the writer process in /proc")
 def test_the_writer_process_ends_when_the_app_is_killed(workspace: StandInWorkspace, tmp_path: Path) -> None:
-    """SIGKILL skips the app's shutdown: the trace writer notices its parent is gone and exits."""
-    app = start_app(tmp_path, model_env(workspace))
+    """SIGKILL skips the app's shutdown: the trace writer process notices its parent is gone and exits."""
+    app = start_app(tmp_path, model_env(workspace, AGENT_TRACE_WRITER="process"))
     try:
         assert ask(app).status_code == 200
         written_within(app, 1)

@@ -4,12 +4,16 @@ MLflow turns each finished trace (and each batch of finished spans) into a write
 asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that place:
 - `put()` never blocks: when `capacity` tasks wait, the new one is dropped and counted;
 - daemon writer threads take the tasks, so a store that hangs holds a writer, never a request nor
-  the exit. For the local sqlite store one thread hands each task to the trace writer process
-  (agent_server.writer_process, agent_server/trace_writer.py), where MLflow's ORM work does not take the app's
-  GIL: ~0.4 ms of the app's CPU per trace instead of ~10-25 ms. For other stores (Databricks, a
-  database server), four threads write in the app. AGENT_TRACE_WRITER=process|thread chooses;
-  MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE (tasks, default
-  1000) and, for threads, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
+  the exit: one for the local sqlite store (it takes one writer at a time), four for other stores
+  (Databricks, a database server), which mostly wait on the network. Their writes reuse a trace's
+  experiment lookup for 2 s (`trace_writer.remember_experiments`; MLflow's SQL store reads it for
+  every trace, a third of a write's CPU); the app's other calls to the store are unchanged.
+  AGENT_TRACE_WRITER=process hands each task to a trace writer process instead
+  (agent_server.writer_process, agent_server/trace_writer.py), where MLflow's ORM work (~6 ms of CPU
+  per trace) does not take the app's GIL, for ~150 MB more memory: on 2 cores it sustained ~30 %
+  more traced answers per second, at the same CPU per answer (docs/benchmarks.md, in the template's
+  repository). MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE
+  (tasks, default 1000) and, for threads, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
 - `drain(timeout)` (at shutdown) writes what is queued within `timeout`; the rest is counted.
 `STATS` counts what happened to every trace of this process; each kind of loss is logged once.
 
@@ -26,8 +30,9 @@ to an artifact file), only when its spans are in the same batch and written righ
 
 MLflow has no public API for this: `install()` uses the exporter's `_async_queue` attribute
 (MLflow 3), wraps its `export()` (OpenTelemetry's exporter interface) to see each batch whole, and
-reads its tasks' handlers and arguments; when the queue attribute is missing, it leaves MLflow's
-own queue in place with a warning, and a task of an unexpected shape keeps MLflow's order. The
+reads its tasks' handlers and arguments (and its `_client`, whose store the writers' experiment
+lookups are kept in); when the queue attribute is missing, it leaves MLflow's own queue in place
+with a warning, and a task of an unexpected shape keeps MLflow's order. The
 app's tests check all this with the MLflow it runs (tests/test_tracing.py). A write that fails is
 known by the warning MLflow logs for it (`_FailureCounter`).
 """
@@ -177,10 +182,21 @@ for _name in trace_writer.MLFLOW_EXPORT_LOGGERS:
 class InAppWrites:
     """Each write task run by the app's writer thread that took it."""
 
+    _writing = threading.local()
+
+    @classmethod
+    def writing(cls) -> bool:
+        """Whether the calling thread is writing a task (for `trace_writer.remember_experiments`)."""
+        return bool(getattr(cls._writing, "now", False))
+
     def run(self, task: Any) -> str | None:
         """Write `task`; None when written, else why not."""
         failures = FAILURES.failures()
-        task.handle()  # MLflow's task: it catches and logs every error itself
+        self._writing.now = True
+        try:
+            task.handle()  # MLflow's task: it catches and logs every error itself
+        finally:
+            self._writing.now = False
         return FAILURES.last() if FAILURES.failures() > failures else None
 
     def begin_stop(self) -> None:
@@ -356,18 +372,15 @@ class ExportQueue:
                     self._changed.notify_all()
 
 
-def writes_in_a_process(local_store: bool) -> bool:
-    """Whether traces are written by a writer process: $AGENT_TRACE_WRITER (`process` or `thread`), by
-    default for the local sqlite store, whose ORM work (~10 ms of CPU per trace) would otherwise take
-    the app's GIL. Other stores are written by threads: four that mostly wait on the network for a
-    store behind HTTP (Databricks) or a database server (PostgreSQL: one process would write one
-    trace at a time)."""
+def writes_in_a_process() -> bool:
+    """Whether traces are written by a writer process: $AGENT_TRACE_WRITER, `thread` (the default) or
+    `process` (see the module's docstring)."""
     choice = os.environ.get("AGENT_TRACE_WRITER", "").strip().lower()
     if choice in ("process", "thread"):
         return choice == "process"
     if choice:
-        logger.warning("AGENT_TRACE_WRITER=%r is not `process` or `thread`: using the default.", choice)
-    return local_store
+        logger.warning("AGENT_TRACE_WRITER=%r is not `process` or `thread`: using threads.", choice)
+    return False
 
 
 def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
@@ -385,12 +398,15 @@ def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
         return None
     capacity = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE") or 1000)
     writers: list[Writer]
-    if writes_in_a_process(local_store):
+    if writes_in_a_process():
         writers = [WriterProcess(tracking_uri, fallback=InAppWrites())]
     else:
         default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
         count = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
         writers = [InAppWrites() for _ in range(count)]
+    client = getattr(exporter, "_client", None)  # MLflow's TracingClient; its store is cached per URI
+    if client is not None:
+        trace_writer.remember_experiments(client.store, applies=InAppWrites.writing)
     queue = ExportQueue(writers, capacity, traces_first=local_store)
     exporter._async_queue = queue
     exporter.export = queue.one_batch_per_export(exporter.export)

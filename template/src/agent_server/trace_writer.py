@@ -1,8 +1,8 @@
-"""The trace writer process: MLflow's trace writes to the local sqlite store, off the app's GIL.
+"""The trace writer process (AGENT_TRACE_WRITER=process): MLflow's trace writes, off the app's GIL.
 
-Writing a trace to a SQL store (the local sqlite one) is MLflow's ORM work, ~10 ms of CPU per
-trace, as much as answering costs. In a thread of the app it holds the GIL the requests
-need; here it runs in a child process with a GIL of its own. agent_server.trace_export starts
+Writing a trace to a SQL store (the local sqlite one) is MLflow's ORM work, ~6 ms of CPU per
+trace, half what answering costs. In a thread of the app (the default) it holds the GIL the
+requests need; here it runs in a child process with a GIL of its own. agent_server.trace_export starts
 this file as a script (`python -P trace_writer.py <fd> <tracking uri> <app pid>`: only the standard
 library and MLflow are imported, not the app) and sends each write task over a socket:
 `encode(task)` in the app, `decode()` here, then MLflow's own exporter writes it, as it would in
@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -98,20 +99,24 @@ def open_exporter(tracking_uri: str) -> Any:
     return exporter
 
 
-def remember_experiments(store: Any) -> None:
-    """Keep the experiments `store.get_experiment` returns for EXPERIMENT_TTL_S, in this store object.
+def remember_experiments(store: Any, applies: Callable[[], bool] = lambda: True) -> None:
+    """Keep the experiments `store.get_experiment` returns for EXPERIMENT_TTL_S, in this store object,
+    for the calls where `applies()` (by default all: this process writes traces and does nothing else).
 
     MLflow's SQL store reads the trace's experiment again (with its tags) for every trace it starts,
-    a third of the CPU of a write. This process writes traces to one experiment and nothing else
-    uses its store object, so a lookup is reused for two seconds: an experiment deleted meanwhile
-    is noticed that much later (its traces are refused from then on, as MLflow would).
+    a third of the CPU of a write. A trace writer writes to one experiment, so a lookup is reused for
+    two seconds: an experiment deleted meanwhile is noticed that much later (its traces are refused
+    from then on, as MLflow would). In the app's process (writer threads) the store is also the
+    user's: `applies` limits the reuse to the writer threads' own calls.
     """
     lookup = getattr(store, "get_experiment", None)
-    if lookup is None:
+    if lookup is None or getattr(lookup, "remembers", False):  # none, or already kept
         return
     found: dict[str, tuple[float, Any]] = {}
 
     def get_experiment(experiment_id: str) -> Any:
+        if not applies():
+            return lookup(experiment_id)
         now = time.monotonic()
         if experiment_id in found and now - found[experiment_id][0] < EXPERIMENT_TTL_S:
             return found[experiment_id][1]
@@ -119,6 +124,7 @@ def remember_experiments(store: Any) -> None:
         found[experiment_id] = (now, experiment)
         return experiment
 
+    get_experiment.remembers = True  # type: ignore[attr-defined]
     store.get_experiment = get_experiment
 
 

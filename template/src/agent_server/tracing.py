@@ -5,9 +5,9 @@
   remote one (Databricks, an MLflow server), which is retried until it answers. Until the store
   is ready, answers are served untraced and counted, and MLflow's tracing stays disabled, so the
   framework's own spans (autolog) do not pile up either.
-- Traces are written by agent_server.trace_export: a bounded queue, and a writer process (the local
-  sqlite store) or daemon writer threads (Databricks); a slow or dead store holds neither a request
-  nor the process's exit.
+- Traces are written by agent_server.trace_export: a bounded queue and daemon writer threads (or a
+  writer process: AGENT_TRACE_WRITER=process); a slow or dead store holds neither a request nor the
+  process's exit.
 - `stop()` (shutdown) writes what is still queued within STOP_TIMEOUT_S; the rest is counted.
 - `status()`: the store's state and what happened to this process's traces (GET /agent/info).
 Framework spans (autolog) nest under the answer's span.

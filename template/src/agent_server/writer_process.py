@@ -1,6 +1,6 @@
 """The app's side of the trace writer process (agent_server/trace_writer.py): start it, send it each
 write task, replace it when it dies or hangs, stop it. agent_server.trace_export decides when it is
-used (the local sqlite store, by default) and queues the tasks it writes.
+used (AGENT_TRACE_WRITER=process) and queues the tasks it writes.
 """
 
 from __future__ import annotations
