@@ -3,7 +3,7 @@
     uv venv /tmp/pyspy && uv pip install --python /tmp/pyspy py-spy
     uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy [--workload stream --concurrency 1]
     uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy --server mlflow  # MLflow's AgentServer
-    uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy --writer  # our trace writer process
+    uv run python -m benchmarks.profile --py-spy /tmp/pyspy/bin/py-spy --writer  # AGENT_TRACE_WRITER=process's child
 
 Renders and installs the default app, starts the stand-in model and the server (1 worker, fresh
 sqlite store, .pyc written unless --no-pyc) like `benchmarks.bench`, puts it under load with
@@ -102,7 +102,11 @@ def main() -> None:
     parser.add_argument("--no-pyc", action="store_true", help="no .pyc files (PYTHONDONTWRITEBYTECODE, none on disk)")
     parser.add_argument("--raw", type=Path, default=ROOT / "benchmarks" / "results" / "profile.txt")
     parser.add_argument("--nice", type=int, default=0, help="niceness of the processes (see benchmarks.bench)")
-    parser.add_argument("--writer", action="store_true", help="record our trace writer process instead of the app")
+    parser.add_argument(
+        "--writer",
+        action="store_true",
+        help="run with AGENT_TRACE_WRITER=process and record the trace writer process instead of the app",
+    )
     args = parser.parse_args()
     if args.nice:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
@@ -120,7 +124,8 @@ def main() -> None:
             warm.stop()
             if args.no_pyc:
                 app.remove_bytecode()
-            server = Server(app, args.server, 1, standin, workdir / "traces.db", pyc=not args.no_pyc)
+            settings = {"AGENT_TRACE_WRITER": "process"} if args.writer else None
+            server = Server(app, args.server, 1, standin, workdir / "traces.db", not args.no_pyc, settings)
             server.first_answer()
             try:
                 record(server, args)

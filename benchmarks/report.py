@@ -275,8 +275,9 @@ The load generator is cheap next to what it measures (same run, CPU time per req
   of the run until it is idle again, so trace export finished after the window is counted; per
   chunk = that CPU / (streams x the server's frames per stream). The event loop's share is the
   CPU time of the worker's main thread alone: what answering costs, without what writes the traces
-  (MLflow's threads in MLflow's server; in ours, the trace writer process, a child of the worker,
-  whose CPU and memory count in the server's figures). RSS sums the uvicorn process tree. Time per
+  (MLflow's threads in MLflow's server; in ours, its writer thread, or with
+  `AGENT_TRACE_WRITER=process` the trace writer process, a child of the worker whose CPU and
+  memory count in the server's figures). RSS sums the uvicorn process tree. Time per
   chunk after the first = (total time minus time to first chunk) / (frames - 1), per stream. With 2
   workers each store is created first (MLflow's workers can race to migrate a fresh one), the
   servers start together, then a 2 s burst of requests warms both workers before any measurement.

@@ -10,7 +10,7 @@ asynchronous queue on its exporter. `install()` puts an `ExportQueue` in that pl
   every trace, a third of a write's CPU); the app's other calls to the store are unchanged.
   AGENT_TRACE_WRITER=process hands each task to a trace writer process instead
   (agent_server.writer_process, agent_server/trace_writer.py), where MLflow's ORM work (~6 ms of CPU
-  per trace) does not take the app's GIL, for ~150 MB more memory: on 2 cores it sustained ~30 %
+  per trace) does not take the app's GIL, for ~150 MB more memory: on 2 cores it sustained ~25 %
   more traced answers per second, at the same CPU per answer (docs/benchmarks.md, in the template's
   repository). MLflow's own settings size the rest: MLFLOW_ASYNC_TRACE_LOGGING_MAX_QUEUE_SIZE
   (tasks, default 1000) and, for threads, MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS;
