@@ -404,8 +404,8 @@ def install(tracking_uri: str, local_store: bool) -> ExportQueue | None:
         default_writers = SQLITE_WRITERS if local_store else REMOTE_WRITERS
         count = int(os.environ.get("MLFLOW_ASYNC_TRACE_LOGGING_MAX_WORKERS") or default_writers)
         writers = [InAppWrites() for _ in range(count)]
-    client = getattr(exporter, "_client", None)  # MLflow's TracingClient; its store is cached per URI
-    if client is not None:
+    client = getattr(exporter, "_client", None)  # MLflow's TracingClient; a SQL store is cached per URI
+    if client is not None and not tracking_uri.startswith("databricks"):  # (Databricks: one REST call)
         trace_writer.remember_experiments(client.store, applies=InAppWrites.writing)
     queue = ExportQueue(writers, capacity, traces_first=local_store)
     exporter._async_queue = queue
