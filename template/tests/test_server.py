@@ -297,3 +297,20 @@ def test_model_calls_take_the_proxy_the_environment_names(
     assert direct.status_code == 502, direct.text
     assert "model.invalid" in direct.json()["error"]["message"]
     llm.forget_clients()
+
+
+def test_a_long_running_stand_in_remembers_only_its_latest_calls() -> None:
+    """`--demo` runs the stand-in for as long as the app runs: it keeps its latest calls
+    (`remember`), not every request body it was ever sent; tests keep them all (the default)."""
+    with StandInWorkspace(remember=3) as workspace:
+        for index in range(10):
+            answer = httpx.post(
+                f"{workspace.url}/serving-endpoints/chat/completions",
+                headers={"Authorization": f"Bearer {workspace.token}"},
+                json={"model": "standin", "messages": [{"role": "user", "content": f"question {index}"}]},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+        kept = httpx.get(f"{workspace.url}/_standin/requests", timeout=10).json()
+    assert 3 <= len(kept) < 6 and len(workspace.calls) < 6
+    assert [body["messages"][0]["content"] for body in kept[-3:]] == ["question 7", "question 8", "question 9"]

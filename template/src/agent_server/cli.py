@@ -24,6 +24,7 @@ GRACEFUL_SHUTDOWN_S = 10
 # default lets the app close a connection as the proxy or a client sends the next request on it).
 KEEP_ALIVE_S = 75
 DEMO_ENV_CLEARED = ("OPENAI_BASE_URL", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET")
+DEMO_CALLS_REMEMBERED = 100  # the demo stand-in keeps its latest requests only (GET /_standin/requests)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,7 +87,7 @@ def start_demo_workspace() -> None:
     """Start the stand-in workspace and point this process (and its workers) at it."""
     from agent_server.standin import StandInWorkspace
 
-    workspace = StandInWorkspace().start()
+    workspace = StandInWorkspace(remember=DEMO_CALLS_REMEMBERED).start()
     for name in DEMO_ENV_CLEARED:
         os.environ.pop(name, None)
     os.environ.update(DATABRICKS_HOST=workspace.url, DATABRICKS_TOKEN=workspace.token)
