@@ -125,3 +125,19 @@ def test_chat_messages_and_items_convert_both_ways() -> None:
     items = chat_messages_to_items(messages)
     assert [i["type"] for i in items] == ["message", "function_call", "function_call_output", "message"]
     assert items_to_chat_messages(items) == messages
+
+
+def test_a_stopped_answer_keeps_its_text_and_its_answered_tool_calls_only() -> None:
+    """A history with a tool call never answered is refused by models: a stopped answer leaves such a
+    call out (and an empty message), and keeps its text so far and each call that has its result."""
+    from agent_server.response_runs import stopped_answer
+
+    def call(call_id: str) -> dict[str, Any]:
+        return {"type": "function_call", "call_id": call_id, "name": "current_time", "arguments": "{}"}
+
+    answered = {"type": "function_call_output", "call_id": "a", "output": "12:00"}
+    text = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "It is"}]}
+    empty = {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]}
+    orphan = {"type": "function_call_output", "call_id": "c", "output": "?"}
+    output = [call("a"), answered, text, call("b"), empty, orphan]
+    assert stopped_answer(output) == [call("a"), answered, text]

@@ -121,3 +121,25 @@ def test_a_background_response_is_cancelled(openai_client: OpenAI) -> None:
     words = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert "word30" not in words
     assert openai_client.responses.cancel(created.id).status == "cancelled", "cancelling again changes nothing"
+
+
+def test_a_stopped_answer_stays_in_its_conversation(openai_client: OpenAI) -> None:
+    """Stop (a cancel) keeps the turn: the question and the text streamed until then join the
+    conversation, so a reload shows them and the next answer is given with them."""
+    conversation = openai_client.conversations.create()
+    created = openai_client.responses.create(model="agent", input=SLOW, background=True, conversation=conversation.id)
+    wait_until(lambda: openai_client.responses.retrieve(created.id).status == "in_progress")
+    time.sleep(1.5)  # a few words streamed
+    assert openai_client.responses.cancel(created.id).status == "cancelled"
+    events = list(openai_client.responses.retrieve(created.id, stream=True))
+    streamed = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+    items = [item.model_dump() for item in openai_client.conversations.items.list(conversation.id, order="asc")]
+    kinds = [item.get("role") or item["type"] for item in items]
+    # The stand-in calls its tool first: the call and its result are kept with the text.
+    assert kinds == ["user", "function_call", "function_call_output", "assistant"], kinds
+    kept = "".join(part["text"] for part in items[-1]["content"])
+    assert kept == streamed and turn_of(kept) == 1 and "word30" not in kept, (kept, streamed)
+
+    following = openai_client.responses.create(model="agent", input="And now?", conversation=conversation.id)
+    assert turn_of(following.output_text) == 2, "the next answer was given without the stopped turn"

@@ -151,6 +151,12 @@ class BackgroundRuns:
         """Whether this process runs the response now."""
         return response_id in self._runs
 
+    def stopped_by_cancel(self, response_id: str) -> bool:
+        """Whether this process is stopping the response's run because it was cancelled (not because
+        the app shuts down or another process took the run over)."""
+        run = self._runs.get(response_id)
+        return run is not None and run.stop is CANCELLED
+
     async def cancel(self, response_id: str) -> bool:
         """Stop a run of this process now (record: cancelled). Other processes' runs stop when they see
         the flag that `store.request_cancel()` sets; call that first."""

@@ -11,9 +11,10 @@ stream then ends with the `error` and `response.failed` events its process could
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_server import sse
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("agent_server")
 FINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.incomplete"})
 CANCEL_WAIT_S = 5.0  # how long a cancel waits for the run to stop before answering
+RECORD_STOPPED_S = 3.0  # how long a cancelled run may take to add its partial turn to the conversation
 
 
 def response_fields(body: JsonDict, conversation_id: str | None = None) -> JsonDict:
@@ -66,9 +68,17 @@ class ResponseRun:
     """One stored response's run: its OpenAI event stream, for BackgroundRuns.submit()."""
 
     def __init__(
-        self, server: AgentServer, response: StoredResponse, model: str, agent_body: JsonDict, request: Any, turn: Turn
+        self,
+        server: AgentServer,
+        runs: BackgroundRuns,
+        response: StoredResponse,
+        model: str,
+        agent_body: JsonDict,
+        request: Any,
+        turn: Turn,
     ) -> None:
         self.server = server
+        self.runs = runs
         self.response = response
         self.model = model
         self.agent_body = agent_body
@@ -91,14 +101,21 @@ class ResponseRun:
         )
         fields = response_fields(self.response.request, self.response.conversation_id)
         final: JsonDict | None = None
-        async for event in events:
-            if "response" in event:
-                event = {**event, "response": self._with_fields(event["response"], fields, trace_ids)}
-            closing = await self._recorded(event) if event["type"] == "response.completed" else [event]
-            for sent in closing:
-                yield sent
-                if sent["type"] in FINAL_EVENTS:
-                    final = sent["response"]
+        streamed: list[JsonDict] = []  # what a cancelled run keeps of its answer
+        try:
+            async for event in events:
+                streamed.append(event)
+                if "response" in event:
+                    event = {**event, "response": self._with_fields(event["response"], fields, trace_ids)}
+                closing = await self._recorded(event) if event["type"] == "response.completed" else [event]
+                for sent in closing:
+                    yield sent
+                    if sent["type"] in FINAL_EVENTS:
+                        final = sent["response"]
+        except (asyncio.CancelledError, GeneratorExit):
+            if final is None and self.runs.stopped_by_cancel(self.response.id):
+                await self._record_stopped(streamed)
+            raise
         if final is not None:
             yield _outcome(final)
 
@@ -121,6 +138,16 @@ class ResponseRun:
             )
         return [completed]
 
+    async def _record_stopped(self, streamed: Sequence[JsonDict]) -> None:
+        """A cancelled (stopped) answer: add the question and what was answered so far to its
+        conversation, as a finished answer would be, so that a reload or the next turn has them."""
+        answered = stopped_answer(PROTOCOL.reduce_chunks(streamed)["output"])
+        try:
+            async with asyncio.timeout(RECORD_STOPPED_S):
+                await self.turn.record(answered, self.response.id)
+        except Exception as exc:  # noqa: BLE001 - the run is stopping anyway: say what was not kept
+            logger.warning("A stopped answer was not added to its conversation: %s", logged(exc).message)
+
     def _describe(self, exc: BaseException) -> tuple[str, str]:
         self.error = logged(exc)
         return self.error.message, self.error.type
@@ -129,6 +156,26 @@ class ResponseRun:
     def _with_fields(response: JsonDict, fields: JsonDict, trace_ids: list[str]) -> JsonDict:
         metadata = {**fields["metadata"], **({"trace_id": trace_ids[0]} if trace_ids else {})}
         return {**response, **fields, "metadata": metadata}
+
+
+def stopped_answer(output: Sequence[JsonDict]) -> list[JsonDict]:
+    """What a conversation keeps of an answer stopped midway: its text and reasoning so far, and each
+    tool call that has its result. A call without one is left out (a model refuses a history with a
+    call never answered), as is an empty message."""
+    calls = {item.get("call_id") for item in output if item.get("type") == "function_call"}
+    results = {item.get("call_id") for item in output if item.get("type") == "function_call_output"}
+    kept: list[JsonDict] = []
+    for item in output:
+        kind = item.get("type")
+        if kind == "function_call" and item.get("call_id") not in results:
+            continue
+        if kind == "function_call_output" and item.get("call_id") not in calls:
+            continue
+        if kind == "message" and not any(part.get("text") for part in item.get("content") or []):
+            continue
+        if kind in ("message", "reasoning", "function_call", "function_call_output"):
+            kept.append(item)
+    return kept
 
 
 def failure_events(response: JsonDict, code: str, message: str) -> list[JsonDict]:

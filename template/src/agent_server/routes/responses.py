@@ -130,8 +130,8 @@ def create_endpoint(
             conversation_id=turn.conversation_id,
             previous_response_id=body.get("previous_response_id"),
         )
-        run = ResponseRun(server, response, model, agent_body, request, turn)
         runs = await state.runs()
+        run = ResponseRun(server, runs, response, model, agent_body, request, turn)
         claimed = await runs.submit(response.id, run.events)
         if body.get("stream"):
             frames = stored_frames(
