@@ -119,7 +119,7 @@ def test_concurrent_conversations_stay_apart_and_the_server_stays_flat(tmp_path:
     assert fds_after <= fds_idle + 20, f"open file descriptors: {fds_idle} before, {fds_after} after"
     # Every request is traced: the server wrote each trace (none lost, for any reason) and the store
     # has each one. A local sqlite store is written by one writer thread in the app (or the trace
-    # writer process: AGENT_TRACE_WRITER=process), which keeps up with this load on 2 cores (~42
+    # writer process: AGENT_TRACE_WRITER=process), which keeps up with this load on 2 cores (~41
     # req/s); `written + lost` is the server's own account, so a shortfall says why.
     counts = TRACE_COUNTS.search(server.log.read_text() if server.log else "")
     assert counts, "the server did not report its trace counts at shutdown"
